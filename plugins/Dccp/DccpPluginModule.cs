@@ -1,0 +1,19 @@
+using VirtualStack.Contracts.Plugins;
+
+namespace VirtualStack.Plugins.Dccp;
+
+/// <summary>Registers the Dccp plugin's contributions with the host.</summary>
+public sealed class DccpPluginModule : IPluginModule
+{
+    /// <inheritdoc />
+    public string Name => "Dccp";
+
+    /// <inheritdoc />
+    public int AbiVersion => ContractInfo.AbiVersion;
+
+    /// <inheritdoc />
+    public void Register(IPluginRegistry registry)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+    }
+}
