@@ -7,9 +7,9 @@ public interface IStackFlow : IDisposable
 {
     /// <summary>
     /// Queues one packet for sending. <paramref name="packet"/> is the whole IP packet read from the VNIC and
-    /// <paramref name="info"/> says where its payload is. The memory stays valid until the stack's next
-    /// <see cref="ITransportStack.Flush"/> returns, so a stack may keep the span's address until then instead of
-    /// copying. Returns <see cref="DropReason.None"/> when queued, else why it was dropped. Must not allocate.
+    /// <paramref name="info"/> says where its payload is. The memory is pinned (the host's packet buffers live on
+    /// the pinned object heap) and stays valid until the stack's next <see cref="ITransportStack.Flush"/> returns,
+    /// so a stack may keep the span's address (e.g. in an iovec for sendmmsg) until then instead of copying. Returns <see cref="DropReason.None"/> when queued, else why it was dropped. Must not allocate.
     /// </summary>
     DropReason Send(ReadOnlySpan<byte> packet, in PacketInfo info);
 
