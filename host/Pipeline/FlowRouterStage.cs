@@ -1,0 +1,40 @@
+using VirtualStack.Contracts.Packets;
+using VirtualStack.Host.Flows;
+
+namespace VirtualStack.Host.Pipeline;
+
+/// <summary>
+/// Routes each packet to the cached stack of its flow's engine that will carry it (make before break: while a
+/// wanted stack is still being built the flow stays on the one it has).
+/// </summary>
+internal sealed class FlowRouterStage(FlowManager flows, PipelineCounters counters) : IBatchStage
+{
+    public string Name => "flow-router";
+
+    public void Process(PacketBatch batch)
+    {
+        long now = batch.ReceivedAt;
+        PacketInfo[] info = batch.Info;
+        FlowEntry?[] entries = batch.Flows;
+        StackSlot?[] targets = batch.Targets;
+        for (int i = 0; i < batch.Count; i++)
+        {
+            ref PacketInfo packet = ref info[i];
+            if (packet.Drop != DropReason.None)
+            {
+                continue;
+            }
+
+            StackEngine? engine = entries[i] is { } entry ? entry.Engine : flows.Passthrough;
+            StackSlot? slot = engine?.Route(packet.Stack < 0 ? 0 : packet.Stack, now);
+            if (slot is null)
+            {
+                packet.Drop = engine is null ? DropReason.Unsupported : DropReason.StackNotReady;
+                counters.Drop(packet.Drop);
+                continue;
+            }
+
+            targets[i] = slot;
+        }
+    }
+}

@@ -1,0 +1,170 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using Tmds.Linux;
+using static Tmds.Linux.LibC;
+
+namespace VirtualStack.Host.Pipeline;
+
+/// <summary>
+/// One shard's event loop: a dedicated thread that is at once the <see cref="TaskScheduler"/> of the shard's
+/// Dataflow blocks and the reader of its TUN queue.
+/// </summary>
+/// <remarks>
+/// On these 2-core machines a Dataflow hop that crosses threads costs a wake-up, about 15 % of throughput
+/// (shared/dotnet-design.md (vii)). Running every block of the shard on this one thread makes a hop a queue
+/// operation. The thread alternates: run the queued block tasks, then read a batch from the VNIC when the pipeline
+/// has room; with nothing to do it sleeps in poll() on the TUN descriptor and an eventfd that other threads
+/// signal when they queue work (timers, management commands, completed stack builds).
+/// </remarks>
+internal sealed unsafe class ShardLoop : TaskScheduler, IDisposable
+{
+    private const int TasksPerRound = 256;
+
+    private readonly ConcurrentQueue<Task> _tasks = new();
+    private readonly Thread _thread;
+    private readonly int _wakeFd;
+    private IShardSource? _source;
+    private volatile bool _stopping;
+    private int _sleeping;
+
+    public ShardLoop(string name)
+    {
+        _wakeFd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (_wakeFd < 0)
+        {
+            throw Native.SystemError.Exception("eventfd", errno);
+        }
+
+        _thread = new Thread(Run) { Name = name, IsBackground = true };
+    }
+
+    public override int MaximumConcurrencyLevel => 1;
+
+    /// <summary>True on the loop's own thread.</summary>
+    public bool IsLoopThread => Thread.CurrentThread == _thread;
+
+    public void Start(IShardSource? source)
+    {
+        _source = source;
+        _thread.Start();
+    }
+
+    /// <summary>Stops the loop after it has run every task already queued; waits for the thread.</summary>
+    public void Stop()
+    {
+        _stopping = true;
+        Wake();
+        if (_thread.IsAlive && !IsLoopThread)
+        {
+            _thread.Join();
+        }
+    }
+
+    protected override void QueueTask(Task task)
+    {
+        _tasks.Enqueue(task);
+        // Enqueue is a full fence (interlocked), so this read cannot move above it: either the loop sees the task
+        // before it sleeps, or we see it sleeping and wake it.
+        if (Volatile.Read(ref _sleeping) == 1 && !IsLoopThread)
+        {
+            Wake();
+        }
+    }
+
+    protected override bool TryExecuteTaskInline(Task task, bool taskWasPreviouslyQueued) =>
+        IsLoopThread && TryExecuteTask(task);
+
+    protected override IEnumerable<Task> GetScheduledTasks() => _tasks.ToArray();
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Run()
+    {
+        while (!_stopping)
+        {
+            bool worked = RunTasks();
+            if (_source is not null && _source.Pump())
+            {
+                worked = true;
+            }
+
+            if (!worked)
+            {
+                Sleep();
+            }
+        }
+
+        // Whatever the blocks still hold completes on this thread too; draining ends when the queue stays empty.
+        while (RunTasks())
+        {
+        }
+    }
+
+    private bool RunTasks()
+    {
+        int ran = 0;
+        while (ran < TasksPerRound && _tasks.TryDequeue(out Task? task))
+        {
+            TryExecuteTask(task);
+            ran++;
+        }
+
+        return ran > 0;
+    }
+
+    private void Sleep()
+    {
+        Interlocked.Exchange(ref _sleeping, 1);
+        if (!_tasks.IsEmpty || _stopping)
+        {
+            Volatile.Write(ref _sleeping, 0);
+            return;
+        }
+
+        pollfd* fds = stackalloc pollfd[2];
+        fds[0].fd = _wakeFd;
+        fds[0].events = POLLIN;
+        fds[0].revents = 0;
+        int count = 1;
+        if (_source is not null && _source.WantsRead)
+        {
+            fds[1].fd = _source.Descriptor;
+            fds[1].events = POLLIN;
+            fds[1].revents = 0;
+            count = 2;
+        }
+
+        // The timeout only bounds how long a lost wake-up could stall; nothing relies on it.
+        poll(fds, (ulong_t)(ulong)count, 1000);
+        Volatile.Write(ref _sleeping, 0);
+        if ((fds[0].revents & POLLIN) != 0)
+        {
+            ulong value;
+            read(_wakeFd, &value, sizeof(ulong));
+        }
+    }
+
+    private void Wake()
+    {
+        ulong one = 1;
+        write(_wakeFd, &one, sizeof(ulong));
+    }
+
+    public void Dispose()
+    {
+        Stop();
+        close(_wakeFd);
+    }
+}
+
+/// <summary>What the shard loop reads packets from (the TUN queue in production, a test feed in tests).</summary>
+internal interface IShardSource
+{
+    /// <summary>Descriptor to poll for readability.</summary>
+    int Descriptor { get; }
+
+    /// <summary>True when the source would read if data arrived (a batch is free and the pipeline has room).</summary>
+    bool WantsRead { get; }
+
+    /// <summary>Reads at most one batch and hands it to the pipeline; true when it did any work.</summary>
+    bool Pump();
+}

@@ -1,0 +1,86 @@
+using System.Threading.Tasks.Dataflow;
+using VirtualStack.Host.Flows;
+using VirtualStack.Host.Tun;
+
+namespace VirtualStack.Host.Pipeline;
+
+/// <summary>
+/// One shard: a TUN queue, its loop thread, its Dataflow blocks and its flow table. Flows never move between
+/// shards, so per-flow order holds and the flow table needs no lock.
+/// </summary>
+internal sealed class ShardPipeline : IAsyncDisposable
+{
+    private readonly ShardLoop _loop;
+    private readonly TunSource _source;
+    private readonly ITargetBlock<PacketBatch> _head;
+    private readonly IDataflowBlock _tail;
+    private readonly Timer _sweeper;
+    private int _stopped;
+
+    public ShardPipeline(int index, TunDevice tun, FlowManager flows, PacketBatchPool pool, PipelineCounters counters, int stackCount, bool fuse)
+    {
+        Index = index;
+        Flows = flows;
+        Counters = counters;
+        _loop = new ShardLoop($"vs-shard-{index}");
+        IBatchStage[] stages =
+        [
+            new ClassifierStage(counters),
+            new IdExtractorStage(),
+            new DecisionStage(flows, counters),
+            new FlowRouterStage(flows, counters),
+            new StackSinkStage(pool, counters, stackCount),
+        ];
+        StageNames = stages.Select(s => s.Name).ToArray();
+        (_head, _tail) = PipelineBuilder.Build(stages, analysisStages: 3, fuse, _loop);
+        _source = new TunSource(tun, pool, _head, counters);
+        _sweeper = new Timer(_ => RunOnLoop(() => flows.Sweep(Environment.TickCount64)));
+    }
+
+    public int Index { get; }
+
+    public FlowManager Flows { get; }
+
+    public PipelineCounters Counters { get; }
+
+    public IReadOnlyList<string> StageNames { get; }
+
+    public void Start()
+    {
+        _loop.Start(_source);
+        _sweeper.Change(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+    }
+
+    /// <summary>Runs <paramref name="work"/> on the shard thread (where the flow table lives) and returns its result.</summary>
+    public Task<T> RunOnLoop<T>(Func<T> work) =>
+        Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.None, _loop);
+
+    /// <summary>Stops reading, lets the blocks finish the batches they hold, ends every flow, stops the thread.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
+
+        await _sweeper.DisposeAsync();
+        _source.Stop();
+        _head.Complete();
+        try
+        {
+            await _tail.Completion.WaitAsync(TimeSpan.FromSeconds(5));
+        }
+        catch (TimeoutException)
+        {
+            // A stack that blocks forever must not hold up shutdown; its packets are lost with the process.
+        }
+
+        await RunOnLoop(() =>
+        {
+            Flows.Table.Clear();
+            Flows.Passthrough?.Dispose();
+            return 0;
+        });
+        _loop.Dispose();
+    }
+}
