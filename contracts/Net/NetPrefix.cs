@@ -59,6 +59,10 @@ public readonly record struct NetPrefix(NetAddress Address, int Length)
         return true;
     }
 
+    /// <summary>Parses <c>address/length</c> or throws <see cref="FormatException"/>.</summary>
+    public static NetPrefix Parse(string text) =>
+        TryParse(text, out NetPrefix prefix) ? prefix : throw new FormatException($"'{text}' is not an address prefix.");
+
     /// <summary>The prefix with host bits cleared (<c>10.200.0.1/24</c> gives <c>10.200.0.0/24</c>).</summary>
     public NetPrefix Network()
     {
