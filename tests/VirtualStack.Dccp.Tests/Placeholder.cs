@@ -1,7 +1,0 @@
-namespace VirtualStack.Dccp.Tests;
-
-public class Placeholder
-{
-    [Fact]
-    public void Builds() => Assert.True(true);
-}
