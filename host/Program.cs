@@ -1,6 +1,62 @@
+using VirtualStack.Host.Cli;
+using VirtualStack.Host.Configuration;
+
 namespace VirtualStack.Host;
 
 internal static class Program
 {
-    private static int Main(string[] args) => args.Length == 0 ? 2 : 0;
+    private const string Usage = """
+        VirtualStack: carries each application flow on the network stack its rule chooses, switchable at run time.
+
+        Usage: vs <command> [options]     (vs <command> --help for details)
+
+        Commands:
+          run       run the edge daemon (VNIC, pipeline, stacks)             needs root
+          plugins   list plugins, versions, what each provides
+          status    counters of a running daemon
+          flows     flow table of a running daemon
+          stacks    per-stack counters of a running daemon
+
+        Exit status: 0 success, 1 failure at run time, 2 bad usage or configuration.
+        """;
+
+    private static async Task<int> Main(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
+        {
+            Console.Out.Write(Usage);
+            Console.Out.WriteLine();
+            return args.Length == 0 ? 2 : 0;
+        }
+
+        string command = args[0];
+        try
+        {
+            ParsedArguments parsed = ParsedArguments.Parse(args[1..], "json");
+            return command switch
+            {
+                "run" => parsed.Help ? PrintHelp(RunCommand.Help) : await RunCommand.RunAsync(parsed),
+                "plugins" => parsed.Help ? PrintHelp(PluginsCommand.Help) : PluginsCommand.Run(parsed),
+                "status" or "flows" or "stacks" => parsed.Help ? PrintHelp(ClientCommands.Help) : await ClientCommands.RunAsync(command, parsed),
+                "--version" or "version" => PrintHelp(typeof(Program).Assembly.GetName().Version?.ToString() ?? "?"),
+                _ => throw new UsageException($"unknown command '{command}' (see vs --help)"),
+            };
+        }
+        catch (UsageException e)
+        {
+            ConsoleLog.Write(e.Message);
+            return 2;
+        }
+        catch (ConfigurationException e)
+        {
+            ConsoleLog.Write($"configuration error: {e.Message}");
+            return 2;
+        }
+    }
+
+    private static int PrintHelp(string text)
+    {
+        Console.Out.WriteLine(text);
+        return 0;
+    }
 }

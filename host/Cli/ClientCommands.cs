@@ -1,0 +1,127 @@
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Configuration;
+using VirtualStack.Host.Configuration;
+using VirtualStack.Host.Management;
+
+namespace VirtualStack.Host.Cli;
+
+/// <summary><c>vs status | flows | stacks</c>: ask a running daemon through its management socket.</summary>
+internal static class ClientCommands
+{
+    public const string Help = """
+        Usage: vs status|flows|stacks [--socket PATH | --config FILE] [--json]
+
+        Asks a running daemon. The socket is --socket PATH, else the Management:Socket of --config FILE,
+        else /run/virtualstack/vs.sock.
+          status   counters: packets, drops by reason, flows, replies
+          flows    the flow table: rule, active stack, packets, each cached stack
+          stacks   per-stack counters
+        --json prints the daemon's answer as JSON (stable keys, for scripts).
+        """;
+
+    public static async Task<int> RunAsync(string command, ParsedArguments args)
+    {
+        string socket = ResolveSocket(args);
+        bool json = args.Flag("json");
+        args.RejectUnknown();
+        JsonObject answer;
+        try
+        {
+            answer = await ManagementClient.SendAsync(socket, new JsonObject { ["command"] = command }, TimeSpan.FromSeconds(10));
+        }
+        catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
+        {
+            ConsoleLog.Write($"cannot reach a daemon at {socket}: {e.Message} (is 'vs run' running? pass --socket or --config)");
+            return 1;
+        }
+
+        if (answer["ok"]?.GetValue<bool>() != true)
+        {
+            ConsoleLog.Write($"error: {answer["error"]}");
+            return 1;
+        }
+
+        JsonNode? result = answer["result"];
+        if (json)
+        {
+            Console.Out.WriteLine(result?.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        }
+
+        switch (command)
+        {
+            case "status":
+                PrintStatus(result!.AsObject());
+                break;
+            case "flows":
+                PrintFlows(result!.AsArray());
+                break;
+            case "stacks":
+                PrintStacks(result!.AsArray());
+                break;
+        }
+
+        return 0;
+    }
+
+    public static string ResolveSocket(ParsedArguments args)
+    {
+        if (args.Option("socket") is { } socket)
+        {
+            return socket;
+        }
+
+        if (args.Option("config") is { } file)
+        {
+            IConfiguration configuration = ConfigurationLoader.Load(file, args.Overrides);
+            return configuration[$"{SettingsReader.Root}:Management:Socket"]
+                ?? SettingsReader.DefaultSocket(configuration[$"{SettingsReader.Root}:Tun:Name"] ?? "vs0");
+        }
+
+        return SettingsReader.DefaultSocket("vs0");
+    }
+
+    private static void PrintStatus(JsonObject s)
+    {
+        TextWriter o = Console.Out;
+        o.WriteLine($"tun {s["tun"]}  pid {s["pid"]}  up {s["uptime_s"]} s");
+        o.WriteLine($"pipeline      {s["pipeline"]}");
+        o.WriteLine($"from app      {s["packets_in"]} packets, {s["bytes_in"]} bytes in {s["batches"]} batches");
+        o.WriteLine($"carried       {s["packets_sent"]} packets, {s["bytes_sent"]} bytes");
+        o.WriteLine($"replies       {s["replies_written"]} written, {s["reply_errors"]} errors");
+        JsonObject flows = s["flows"]!.AsObject();
+        o.WriteLine($"flows         {flows["active"]} active (max {flows["max"]}), {flows["created"]} created, {flows["evicted"]} evicted, {flows["timed_out"]} timed out");
+        o.WriteLine($"unparsed      {s["unparsed_to_default"]} sent to the default stack, {s["bad_ip_checksums"]} bad IPv4 header checksums");
+        o.WriteLine($"drops         {s["drops_total"]}" + string.Concat(s["drops"]!.AsObject()
+            .Where(d => d.Value!.GetValue<long>() != 0).Select(d => $"  {d.Key}={d.Value}")));
+    }
+
+    private static void PrintFlows(JsonArray flows)
+    {
+        var table = new TableWriter("ID", "FLOW", "RULE", "STACK", "PACKETS", "BYTES", "REPLIES", "SWITCHES", "IDLE", "CACHED");
+        foreach (JsonNode? node in flows)
+        {
+            JsonObject f = node!.AsObject();
+            string cached = string.Join(' ', f["stacks"]!.AsArray().Select(x => $"{x!["name"]}:{x["state"]}"));
+            table.Add(f["id"], f["flow"], f["rule"], f["stack"]?.ToString() ?? "-", f["packets"], f["bytes"], f["replies"], f["switches"],
+                string.Create(CultureInfo.InvariantCulture, $"{f["idle_s"]}s"), cached);
+        }
+
+        table.WriteTo(Console.Out);
+    }
+
+    private static void PrintStacks(JsonArray stacks)
+    {
+        var table = new TableWriter("STACK", "PLUGIN", "CARRIES", "SENT", "BYTES", "RECEIVED", "DROPS", "FLOWS", "FAILED");
+        foreach (JsonNode? node in stacks)
+        {
+            JsonObject s = node!.AsObject();
+            table.Add(s["name"], s["plugin"], s["carries"], s["packets_sent"], s["bytes_sent"], s["packets_received"], s["drops"], s["flows_opened"], s["open_failures"]);
+        }
+
+        table.WriteTo(Console.Out);
+    }
+}

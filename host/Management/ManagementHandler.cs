@@ -1,0 +1,173 @@
+using System.Text.Json.Nodes;
+using VirtualStack.Contracts.Packets;
+using VirtualStack.Host.Daemon;
+using VirtualStack.Host.Flows;
+using VirtualStack.Host.Pipeline;
+using VirtualStack.Host.Stacks;
+
+namespace VirtualStack.Host.Management;
+
+/// <summary>Answers management commands from the daemon's live state. Every answer is a JSON object.</summary>
+internal sealed class ManagementHandler(VsDaemon daemon)
+{
+    public static readonly string[] Commands = ["status", "flows", "stacks", "plugins"];
+
+    public async Task<JsonObject> HandleAsync(JsonObject request)
+    {
+        string? command = request["command"]?.GetValue<string>();
+        JsonNode? result = command switch
+        {
+            "status" => Status(),
+            "stacks" => Stacks(),
+            "plugins" => Plugins(),
+            "flows" => await Flows(),
+            _ => null,
+        };
+        return result is null
+            ? ManagementServer.Error($"unknown command '{command}' (known: {string.Join(", ", Commands)})")
+            : new JsonObject { ["ok"] = true, ["result"] = result };
+    }
+
+    private JsonObject Status()
+    {
+        PipelineCounters c = daemon.Pipeline.Counters;
+        FlowTable table = daemon.Pipeline.Flows.Table;
+        var drops = new JsonObject();
+        foreach (DropReason reason in Enum.GetValues<DropReason>())
+        {
+            if (reason != DropReason.None)
+            {
+                drops[ToName(reason)] = c.Drops(reason);
+            }
+        }
+
+        return new JsonObject
+        {
+            ["tun"] = daemon.TunName,
+            ["pid"] = Environment.ProcessId,
+            ["uptime_s"] = Math.Round((DateTimeOffset.UtcNow - daemon.StartedAt).TotalSeconds, 1),
+            ["pipeline"] = string.Join(" -> ", daemon.Pipeline.StageNames),
+            ["packets_in"] = c.PacketsIn,
+            ["bytes_in"] = c.BytesIn,
+            ["batches"] = c.Batches,
+            ["packets_sent"] = c.PacketsSent,
+            ["bytes_sent"] = c.BytesSent,
+            ["replies_written"] = Interlocked.Read(ref c.RepliesWritten),
+            ["reply_errors"] = Interlocked.Read(ref c.ReplyErrors),
+            ["read_errors"] = c.ReadErrors,
+            ["bad_ip_checksums"] = c.BadIpChecksums,
+            ["unparsed_to_default"] = c.Unparsed,
+            ["drops_total"] = c.TotalDrops,
+            ["drops"] = drops,
+            ["flows"] = new JsonObject
+            {
+                ["active"] = table.Count,
+                ["max"] = table.MaxFlows,
+                ["created"] = table.Created,
+                ["evicted"] = table.Evicted,
+                ["timed_out"] = table.TimedOut,
+            },
+            ["gc_allocated_bytes"] = GC.GetTotalAllocatedBytes(),
+        };
+    }
+
+    private JsonArray Stacks()
+    {
+        var stacks = new JsonArray();
+        foreach (StackRuntime s in daemon.Stacks)
+        {
+            stacks.Add(new JsonObject
+            {
+                ["name"] = s.Name,
+                ["plugin"] = s.Plugin,
+                ["carries"] = s.Carries.ToString().ToLowerInvariant(),
+                ["packets_sent"] = s.PacketsSent,
+                ["bytes_sent"] = s.BytesSent,
+                ["packets_received"] = Interlocked.Read(ref s.PacketsReceived),
+                ["bytes_received"] = Interlocked.Read(ref s.BytesReceived),
+                ["drops"] = s.Drops,
+                ["flows_opened"] = Interlocked.Read(ref s.FlowsOpened),
+                ["open_failures"] = Interlocked.Read(ref s.OpenFailures),
+            });
+        }
+
+        return stacks;
+    }
+
+    private JsonObject Plugins()
+    {
+        var loaded = new JsonArray();
+        foreach (var p in daemon.Catalog.Plugins)
+        {
+            loaded.Add(new JsonObject { ["name"] = p.Name, ["version"] = p.Version, ["folder"] = p.Folder, ["provides"] = new JsonArray(p.Provides.Select(x => (JsonNode?)x).ToArray()) });
+        }
+
+        var failed = new JsonArray();
+        foreach (var f in daemon.Catalog.Failures)
+        {
+            failed.Add(new JsonObject { ["name"] = f.Name, ["folder"] = f.Folder, ["reason"] = f.Reason });
+        }
+
+        return new JsonObject { ["directory"] = daemon.Catalog.Directory, ["loaded"] = loaded, ["failed"] = failed };
+    }
+
+    private async Task<JsonArray> Flows()
+    {
+        FlowEntry[] entries = await daemon.Pipeline.RunOnLoop(() => daemon.Pipeline.Flows.Table.Snapshot());
+        long now = Environment.TickCount64;
+        var flows = new JsonArray();
+        foreach (FlowEntry e in entries)
+        {
+            StackEngine engine = e.Engine;
+            int active = engine.Active;
+            var stacks = new JsonArray();
+            foreach (StackSlot slot in engine.Slots)
+            {
+                var stats = slot.Flow?.Stats;
+                stacks.Add(new JsonObject
+                {
+                    ["name"] = slot.Runtime.Name,
+                    ["state"] = slot.State.ToString().ToLowerInvariant(),
+                    ["remote"] = slot.State == SlotState.NotBuilt ? null : slot.Remote.ToString(),
+                    ["build_ms"] = Math.Round(slot.BuildTime.TotalMilliseconds, 3),
+                    ["packets_sent"] = stats?.PacketsSent ?? 0,
+                    ["packets_received"] = stats?.PacketsReceived ?? 0,
+                    ["error"] = slot.LastError,
+                });
+            }
+
+            flows.Add(new JsonObject
+            {
+                ["id"] = e.Id,
+                ["flow"] = e.Key.ToString(),
+                ["rule"] = e.Rule.Name,
+                ["stack"] = active >= 0 ? engine.Slots[active].Runtime.Name : null,
+                ["packets"] = e.Packets,
+                ["bytes"] = e.Bytes,
+                ["replies"] = Interlocked.Read(ref engine.RepliesDelivered),
+                ["switches"] = engine.Switches,
+                ["idle_s"] = Math.Round((now - e.LastSeen) / 1000.0, 1),
+                ["stacks"] = stacks,
+            });
+        }
+
+        return flows;
+    }
+
+    private static string ToName(DropReason reason)
+    {
+        string name = reason.ToString();
+        var chars = new System.Text.StringBuilder(name.Length + 4);
+        for (int i = 0; i < name.Length; i++)
+        {
+            if (char.IsUpper(name[i]) && i > 0)
+            {
+                chars.Append('_');
+            }
+
+            chars.Append(char.ToLowerInvariant(name[i]));
+        }
+
+        return chars.ToString();
+    }
+}
