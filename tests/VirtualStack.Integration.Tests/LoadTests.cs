@@ -1,0 +1,154 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using VirtualStack.Integration.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace VirtualStack.Integration.Tests;
+
+/// <summary>
+/// 10,000 datagrams at a moderate rate through the udp stack, every one echoed: none may be lost, duplicated or
+/// changed on the way in or on the way back. Sender and server are ordinary sockets of the test process, made
+/// inside the edge and the server namespace (see <see cref="Netns"/>), so the count is exact.
+/// </summary>
+public sealed class LoadTests(ITestOutputHelper output) : IntegrationTest(output)
+{
+    private const int Count = 10_000;
+    private const int Size = 512;
+    private const int PacketsPerSecond = 5_000;
+    private const int Burst = 50;
+    private const int Port = 9100;
+
+    [SkippableFact]
+    public async Task Ten_thousand_datagrams_at_moderate_rate_arrive_and_return_without_loss()
+    {
+        await using var topology = await TopologyAsync();
+        var config = new VsConfig();
+        config.Rules.Add(VsRule.Udp("load", Port));
+        await using var vs = await VsInstance.StartAsync(topology, config);
+
+        var serverEndpoint = new IPEndPoint(topology.Main.ServerV4, Port);
+        using var server = Netns.UdpSocket(topology.Server, serverEndpoint);
+        using var app = Netns.UdpSocket(topology.Edge, new IPEndPoint(IPAddress.Any, 0));
+        var atServer = new int[Count];
+        var atApp = new int[Count];
+        var corrupt = 0;
+        var wrongSource = 0;
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+
+        var serverLoop = Task.Run(async () =>
+        {
+            var buffer = new byte[2048];
+            for (var received = 0; received < Count && !cts.IsCancellationRequested; received++)
+            {
+                var r = await server.ReceiveFromAsync(buffer, new IPEndPoint(IPAddress.Any, 0), cts.Token);
+                var seq = Check(buffer.AsSpan(0, r.ReceivedBytes), ref corrupt);
+                if (seq >= 0)
+                {
+                    Interlocked.Increment(ref atServer[seq]);
+                }
+
+                await server.SendToAsync(buffer.AsMemory(0, r.ReceivedBytes), r.RemoteEndPoint, cts.Token);
+            }
+        });
+        var appLoop = Task.Run(async () =>
+        {
+            var buffer = new byte[2048];
+            for (var received = 0; received < Count && !cts.IsCancellationRequested; received++)
+            {
+                var r = await app.ReceiveFromAsync(buffer, new IPEndPoint(IPAddress.Any, 0), cts.Token);
+                if (!serverEndpoint.Equals(r.RemoteEndPoint))
+                {
+                    Interlocked.Increment(ref wrongSource);
+                }
+
+                var seq = Check(buffer.AsSpan(0, r.ReceivedBytes), ref corrupt);
+                if (seq >= 0)
+                {
+                    Interlocked.Increment(ref atApp[seq]);
+                }
+            }
+        });
+
+        var tunBefore = await LinkCounters.ReadAsync(topology.Edge, "vs0");
+        var clock = Stopwatch.StartNew();
+        var datagram = new byte[Size];
+        for (var seq = 0; seq < Count; seq++)
+        {
+            Fill(datagram, seq);
+            await app.SendToAsync(datagram, serverEndpoint);
+            if ((seq + 1) % Burst == 0)
+            {
+                // Pace to the target rate: bursts of 50 every 10 ms, far below what the path can carry.
+                var due = TimeSpan.FromSeconds((seq + 1) / (double)PacketsPerSecond);
+                if (due > clock.Elapsed)
+                {
+                    await Task.Delay(due - clock.Elapsed);
+                }
+            }
+        }
+
+        var sendTime = clock.Elapsed;
+        // Wait for the last echoes; whatever is missing then is lost.
+        await Task.WhenAny(Task.WhenAll(serverLoop, appLoop), Task.Delay(TimeSpan.FromSeconds(10)));
+        await cts.CancelAsync();
+        await Task.WhenAll(serverLoop, appLoop).ContinueWith(_ => { }, TaskScheduler.Default);
+
+        var tunAfter = await LinkCounters.ReadAsync(topology.Edge, "vs0");
+        var lostOut = Missing(atServer);
+        var lostBack = Missing(atApp);
+        Log($"sent {Count} x {Size} B in {sendTime.TotalSeconds:0.00} s; server got {Count - lostOut.Count}, app got {Count - lostBack.Count}");
+        Assert.True(corrupt == 0, $"{corrupt} datagrams arrived changed");
+        Assert.True(wrongSource == 0, $"{wrongSource} echoes came from somewhere else than {serverEndpoint}");
+        Assert.True(lostOut.Count == 0, $"{lostOut.Count} datagrams never reached the server (first: {string.Join(',', lostOut.Take(10))}).\n{vs.Process.Output()}");
+        Assert.True(lostBack.Count == 0, $"{lostBack.Count} echoes never reached the app (first: {string.Join(',', lostBack.Take(10))}).\n{vs.Process.Output()}");
+        Assert.True(atServer.All(c => c == 1), "the server got a datagram twice");
+        Assert.True(atApp.All(c => c == 1), "the app got an echo twice");
+        Assert.True(tunAfter.TxPackets - tunBefore.TxPackets >= Count && tunAfter.RxPackets - tunBefore.RxPackets >= Count,
+            $"the datagrams did not all pass through vs0: {tunBefore} -> {tunAfter}");
+        await vs.StopAsync();
+    }
+
+    private static void Fill(byte[] datagram, int seq)
+    {
+        BinaryPrimitives.WriteInt32BigEndian(datagram, seq);
+        for (var i = 4; i < datagram.Length; i++)
+        {
+            datagram[i] = (byte)(seq + i);
+        }
+    }
+
+    /// <summary>The sequence number, or -1 when the datagram is not exactly what <see cref="Fill"/> made.</summary>
+    private static int Check(ReadOnlySpan<byte> datagram, ref int corrupt)
+    {
+        var seq = datagram.Length == Size ? BinaryPrimitives.ReadInt32BigEndian(datagram) : -1;
+        var ok = seq is >= 0 and < Count;
+        for (var i = 4; ok && i < datagram.Length; i++)
+        {
+            ok = datagram[i] == (byte)(seq + i);
+        }
+
+        if (!ok)
+        {
+            Interlocked.Increment(ref corrupt);
+            return -1;
+        }
+
+        return seq;
+    }
+
+    private static List<int> Missing(int[] counts)
+    {
+        var missing = new List<int>();
+        for (var i = 0; i < counts.Length; i++)
+        {
+            if (counts[i] == 0)
+            {
+                missing.Add(i);
+            }
+        }
+
+        return missing;
+    }
+}
