@@ -53,6 +53,9 @@ internal sealed unsafe class PacketBatch
 
     public byte* SlotPointer(int index) => _base + ((nint)index * SlotSize);
 
+    /// <summary>The whole slot of packet <paramref name="index"/>, to read or write a packet into.</summary>
+    public Span<byte> Slot(int index) => new(_slab, index * SlotSize, SlotSize);
+
     /// <summary>The received bytes of packet <paramref name="index"/>.</summary>
     public Span<byte> Packet(int index) => new(_slab, index * SlotSize, Info[index].Length);
 
