@@ -16,6 +16,8 @@ internal static class Program
           status    counters of a running daemon
           flows     flow table of a running daemon
           stacks    per-stack counters of a running daemon
+          udp-gen   send UDP datagrams (the benchmark and demo generator)
+          udp-count count received UDP datagrams per time bucket (the benchmark and demo server)
 
         Exit status: 0 success, 1 failure at run time, 2 bad usage or configuration.
         """;
@@ -32,12 +34,14 @@ internal static class Program
         string command = args[0];
         try
         {
-            ParsedArguments parsed = ParsedArguments.Parse(args[1..], "json");
+            ParsedArguments parsed = ParsedArguments.Parse(args[1..], "json", "echo");
             return command switch
             {
                 "run" => parsed.Help ? PrintHelp(RunCommand.Help) : await RunCommand.RunAsync(parsed),
                 "plugins" => parsed.Help ? PrintHelp(PluginsCommand.Help) : PluginsCommand.Run(parsed),
                 "status" or "flows" or "stacks" => parsed.Help ? PrintHelp(ClientCommands.Help) : await ClientCommands.RunAsync(command, parsed),
+                "udp-gen" => parsed.Help ? PrintHelp(ToolCommands.GenHelp) : ToolCommands.Generate(parsed),
+                "udp-count" => parsed.Help ? PrintHelp(ToolCommands.CountHelp) : ToolCommands.Count(parsed),
                 "--version" or "version" => PrintHelp(typeof(Program).Assembly.GetName().Version?.ToString() ?? "?"),
                 _ => throw new UsageException($"unknown command '{command}' (see vs --help)"),
             };
