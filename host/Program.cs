@@ -16,6 +16,7 @@ internal static class Program
           status    counters of a running daemon
           flows     flow table of a running daemon
           stacks    per-stack counters of a running daemon
+          bench     measurements side by side with the kernel path           needs root
           udp-gen   send UDP datagrams (the benchmark and demo generator)
           udp-count count received UDP datagrams per time bucket (the benchmark and demo server)
 
@@ -40,6 +41,7 @@ internal static class Program
                 "run" => parsed.Help ? PrintHelp(RunCommand.Help) : await RunCommand.RunAsync(parsed),
                 "plugins" => parsed.Help ? PrintHelp(PluginsCommand.Help) : PluginsCommand.Run(parsed),
                 "status" or "flows" or "stacks" => parsed.Help ? PrintHelp(ClientCommands.Help) : await ClientCommands.RunAsync(command, parsed),
+                "bench" => parsed.Help ? PrintHelp(BenchCommand.Help) : await BenchCommand.RunAsync(parsed),
                 "udp-gen" => parsed.Help ? PrintHelp(ToolCommands.GenHelp) : ToolCommands.Generate(parsed),
                 "udp-count" => parsed.Help ? PrintHelp(ToolCommands.CountHelp) : ToolCommands.Count(parsed),
                 "--version" or "version" => PrintHelp(typeof(Program).Assembly.GetName().Version?.ToString() ?? "?"),

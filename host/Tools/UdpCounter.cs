@@ -28,7 +28,7 @@ internal sealed unsafe class UdpCounter
     public CounterResult Run(CancellationToken cancel, Action? ready = null)
     {
         using var socket = new Socket(Bind.Address.Family, SocketType.Dgram, ProtocolType.Udp);
-        socket.ReceiveBufferSize = 8 << 20;
+        SocketBuffers.Enlarge(socket, receive: true);
         socket.Bind(Bind.ToIPEndPoint());
         socket.ReceiveTimeout = 100;
         int fd = (int)socket.Handle;

@@ -46,7 +46,7 @@ internal sealed unsafe class UdpGenerator
         }
 
         using var socket = new Socket(Target.Address.Family, SocketType.Dgram, ProtocolType.Udp);
-        socket.SendBufferSize = 4 << 20;
+        SocketBuffers.Enlarge(socket, receive: false);
         if (SocketMark != 0)
         {
             socket.SetRawSocketOption(1, 36, BitConverter.GetBytes(SocketMark));
