@@ -1,11 +1,12 @@
 using System.Net;
+using System.Text.RegularExpressions;
 using VirtualStack.Integration.Tests.Infrastructure;
 using Xunit.Abstractions;
 
 namespace VirtualStack.Integration.Tests;
 
 /// <summary>An unchanged UDP client (socat) talks to an unchanged UDP server through VS's udp stack.</summary>
-public sealed class UdpStackTests(ITestOutputHelper output) : IntegrationTest(output)
+public sealed partial class UdpStackTests(ITestOutputHelper output) : IntegrationTest(output)
 {
     [SkippableFact]
     public async Task Udp_request_gets_its_response_through_the_udp_stack()
@@ -58,16 +59,14 @@ public sealed class UdpStackTests(ITestOutputHelper output) : IntegrationTest(ou
             $"the server should see VS's socket at {vsSocketAddress}, saw: {string.Join(" | ", seenFrom)}");
     }
 
-    /// <summary>Whether socat's log line names <paramref name="address"/> (it prints IPv6 in full).</summary>
+    /// <summary>Whether socat's log line names <paramref name="address"/> as the peer ("... from AF=2 A:P ...";
+    /// it prints IPv6 in full, bracketed).</summary>
     internal static bool Mentions(string socatLine, IPAddress address)
     {
-        var marker = socatLine.IndexOf("AF=", StringComparison.Ordinal);
-        if (marker < 0)
-        {
-            return false;
-        }
-
-        var text = socatLine[(marker + socatLine[marker..].IndexOf(' ', StringComparison.Ordinal) + 1)..].Trim();
-        return IPEndPoint.TryParse(text, out var endpoint) && endpoint.Address.Equals(address);
+        var match = PeerInLog().Match(socatLine);
+        return match.Success && IPEndPoint.TryParse(match.Groups[1].Value, out var endpoint) && endpoint.Address.Equals(address);
     }
+
+    [GeneratedRegex(@"from AF=\d+ (\S+)")]
+    private static partial Regex PeerInLog();
 }

@@ -39,8 +39,15 @@ internal static class Cmd
         process.BeginErrorReadLine();
         if (stdin is not null)
         {
-            await process.StandardInput.WriteAsync(stdin);
-            process.StandardInput.Close();
+            try
+            {
+                await process.StandardInput.WriteAsync(stdin);
+                process.StandardInput.Close();
+            }
+            catch (IOException)
+            {
+                // The program exited without reading all of it; its exit code and output tell why.
+            }
         }
 
         using var cts = new CancellationTokenSource(timeout ?? DefaultTimeout);

@@ -5,7 +5,8 @@ namespace VirtualStack.Integration.Tests.Infrastructure;
 /// <summary>
 /// Reads the drop counters out of <c>vs status --json</c>: the first object named <c>drops</c> (any case, at any
 /// depth, so <c>{"drops":{..}}</c> and <c>{"ok":true,"result":{"pipeline":{"drops":{..}}}}</c> both do), whose
-/// properties are DropReason names with integer counts.
+/// properties are DropReason names with integer counts, in any spelling: "BadLength", "badLength" and
+/// "bad_length" are the same counter.
 /// </summary>
 internal static class StatusJson
 {
@@ -13,10 +14,12 @@ internal static class StatusJson
         FindDrops(status.RootElement) is { } drops
             ? drops.EnumerateObject()
                 .Where(p => p.Value.ValueKind == JsonValueKind.Number)
-                .ToDictionary(p => p.Name, p => p.Value.GetInt64(), StringComparer.OrdinalIgnoreCase)
+                .ToDictionary(p => Key(p.Name), p => p.Value.GetInt64(), StringComparer.Ordinal)
             : throw new InvalidOperationException($"vs status --json has no 'drops' object: {status.RootElement}");
 
-    public static long Drop(IReadOnlyDictionary<string, long> drops, string reason) => drops.GetValueOrDefault(reason);
+    public static long Drop(IReadOnlyDictionary<string, long> drops, string reason) => drops.GetValueOrDefault(Key(reason));
+
+    private static string Key(string name) => name.Replace("_", "", StringComparison.Ordinal).ToUpperInvariant();
 
     private static JsonElement? FindDrops(JsonElement element)
     {
