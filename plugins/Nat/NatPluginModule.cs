@@ -15,5 +15,6 @@ public sealed class NatPluginModule : IPluginModule
     public void Register(IPluginRegistry registry)
     {
         ArgumentNullException.ThrowIfNull(registry);
+        registry.AddNat(new NatFactory());
     }
 }

@@ -15,5 +15,6 @@ public sealed class RawPluginModule : IPluginModule
     public void Register(IPluginRegistry registry)
     {
         ArgumentNullException.ThrowIfNull(registry);
+        registry.AddStack(new RawStackFactory());
     }
 }

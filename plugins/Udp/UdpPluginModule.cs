@@ -15,5 +15,6 @@ public sealed class UdpPluginModule : IPluginModule
     public void Register(IPluginRegistry registry)
     {
         ArgumentNullException.ThrowIfNull(registry);
+        registry.AddStack(new UdpStackFactory());
     }
 }

@@ -1,0 +1,116 @@
+using VirtualStack.Contracts.Net;
+using VirtualStack.Contracts.Stacks;
+
+namespace VirtualStack.Plugins.Shared.Native;
+
+/// <summary>
+/// Messages waiting for one sendmmsg call on one socket. The mmsghdr, iovec and sockaddr arrays are allocated once
+/// in native memory and wired to each other once, so queueing a message only writes its iovec and its address
+/// (dotnet-design.md §(vii)). The iovecs point straight into the host's pinned packet buffers, which stay valid
+/// until the stack's Flush returns: nothing is copied.
+/// </summary>
+/// <remarks>Used by one thread at a time (the pipeline thread that calls Send and Flush).</remarks>
+internal sealed unsafe class SendBatch : IDisposable
+{
+    private readonly MessageVector _vector;
+    private readonly MMsgHdr* _messages;
+    private readonly IoVec* _iov;
+    private readonly StackFlowStats?[] _owners;
+    private int _count;
+
+    public SendBatch(int capacity)
+    {
+        _vector = new MessageVector(capacity);
+        _messages = _vector.Messages;
+        _iov = _vector.Iov;
+        _owners = new StackFlowStats?[capacity];
+        Capacity = capacity;
+    }
+
+    public int Capacity { get; }
+
+    public int Count => _count;
+
+    public bool IsFull => _count == Capacity;
+
+    /// <summary>Queues <paramref name="length"/> bytes at <paramref name="data"/> for the given far end. The caller checks <see cref="IsFull"/> first.</summary>
+    public void Add(byte* data, int length, NetAddress address, ushort port, StackFlowStats owner)
+    {
+        int i = _count++;
+        _iov[i].Base = data;
+        _iov[i].Length = (nuint)length;
+        _messages[i].Header.NameLength = SockAddr.Write((byte*)_messages[i].Header.Name, address, port);
+        _owners[i] = owner;
+    }
+
+    /// <summary>
+    /// Sends every queued message on <paramref name="fd"/> and empties the batch. A partial send goes on from the
+    /// first message not sent; a message the kernel refuses is counted in its flow's
+    /// <see cref="StackFlowStats.SendErrors"/> and skipped, so one bad message never costs the rest of the batch.
+    /// </summary>
+    public SendOutcome Send(int fd)
+    {
+        var outcome = default(SendOutcome);
+        int start = 0;
+        while (start < _count)
+        {
+            int sent = LibC.SendMmsg(fd, _messages + start, (uint)(_count - start), 0);
+            if (sent > 0)
+            {
+                for (int i = start; i < start + sent; i++)
+                {
+                    StackFlowStats owner = _owners[i]!;
+                    owner.PacketsSent++;
+                    owner.BytesSent += (long)_iov[i].Length;
+                }
+
+                start += sent;
+                outcome.Sent += sent;
+                continue;
+            }
+
+            int errno = sent < 0 ? Errno.Last : 0;
+            if (errno == Errno.EINTR)
+            {
+                continue;
+            }
+
+            outcome.LastErrno = errno;
+            if (errno == Errno.EAGAIN)
+            {
+                // The send timeout passed with the socket buffer still full: waiting on would stall every flow of the
+                // pipeline thread, so the rest of this socket's batch is counted as failed.
+                for (int i = start; i < _count; i++)
+                {
+                    _owners[i]!.SendErrors++;
+                }
+
+                outcome.Failed += _count - start;
+                break;
+            }
+
+            // sendmmsg reports an error only for the first message of a call (later ones end the call short and are
+            // retried here as the first): this one was refused (EMSGSIZE, EPERM from a firewall, ENETUNREACH...).
+            _owners[start]!.SendErrors++;
+            outcome.Failed++;
+            start++;
+        }
+
+        // Drop the references so that a batch never keeps a closed flow's counters alive.
+        Array.Clear(_owners, 0, _count);
+        _count = 0;
+        return outcome;
+    }
+
+    public void Dispose() => _vector.Dispose();
+}
+
+/// <summary>What one <see cref="SendBatch.Send"/> achieved.</summary>
+internal struct SendOutcome
+{
+    public int Sent;
+    public int Failed;
+
+    /// <summary>errno of the last refused message, 0 when none was refused.</summary>
+    public int LastErrno;
+}
