@@ -3,6 +3,7 @@
 #   ./vs demo      the main job (as root)
 #   ./vs --help    every command
 set -euo pipefail
+unset ArtifactsPath # the launcher always uses the repository's own artifacts folder
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 exe="$here/artifacts/bin/VirtualStack.Host/release/vs"
 stamp="$here/artifacts/.vs-built"

@@ -12,6 +12,7 @@ internal static class Program
 
         Commands:
           run       run the edge daemon (VNIC, pipeline, stacks)             needs root
+          demo      the reference experiment on a private topology          needs root
           plugins   list plugins, versions, what each provides
           status    counters of a running daemon
           flows     flow table of a running daemon
@@ -35,12 +36,16 @@ internal static class Program
         string command = args[0];
         try
         {
-            ParsedArguments parsed = ParsedArguments.Parse(args[1..], "json", "echo");
+            // --json is a switch everywhere except in bench, where it names the output file.
+            ParsedArguments parsed = command == "bench"
+                ? ParsedArguments.Parse(args[1..])
+                : ParsedArguments.Parse(args[1..], "json", "echo");
             return command switch
             {
                 "run" => parsed.Help ? PrintHelp(RunCommand.Help) : await RunCommand.RunAsync(parsed),
                 "plugins" => parsed.Help ? PrintHelp(PluginsCommand.Help) : PluginsCommand.Run(parsed),
                 "status" or "flows" or "stacks" => parsed.Help ? PrintHelp(ClientCommands.Help) : await ClientCommands.RunAsync(command, parsed),
+                "demo" => parsed.Help ? PrintHelp(DemoCommand.Help) : await DemoCommand.RunAsync(parsed),
                 "bench" => parsed.Help ? PrintHelp(BenchCommand.Help) : await BenchCommand.RunAsync(parsed),
                 "udp-gen" => parsed.Help ? PrintHelp(ToolCommands.GenHelp) : ToolCommands.Generate(parsed),
                 "udp-count" => parsed.Help ? PrintHelp(ToolCommands.CountHelp) : ToolCommands.Count(parsed),
