@@ -27,7 +27,7 @@ internal static class PacketClassifier
     /// Most IPv6 extension headers walked before giving up. RFC 8200 §4.1 allows each type once (Destination Options
     /// twice); a longer chain is hostile and must not cost unbounded time.
     /// </summary>
-    public const int MaxExtensionHeaders = 9;
+    public const int MaxExtensionHeaders = 8;
 
     private const int UdpHeaderLength = 8;
     private const int TcpMinHeaderLength = 20;
