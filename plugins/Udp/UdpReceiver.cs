@@ -39,6 +39,7 @@ internal sealed unsafe class UdpReceiver : IDisposable
     private int _nextId;
     private volatile bool _stopping;
     private bool _disposed;
+    private bool _disposeOnExit;
 
     public UdpReceiver(string stackName, int receiveBatch, UdpStackCounters counters, IStackHost host)
     {
@@ -113,12 +114,15 @@ internal sealed unsafe class UdpReceiver : IDisposable
         Wake();
     }
 
-    /// <summary>Stops the thread and waits for it.</summary>
+    /// <summary>Stops the thread and waits for it (unless called from it, from inside a reply sink).</summary>
     public void Stop()
     {
         _stopping = true;
         Wake();
-        _thread.Join();
+        if (Thread.CurrentThread != _thread)
+        {
+            _thread.Join();
+        }
     }
 
     /// <summary>Closes every socket still open, the epoll and eventfd descriptors, and frees the buffers. After <see cref="Stop"/>.</summary>
@@ -130,6 +134,18 @@ internal sealed unsafe class UdpReceiver : IDisposable
         }
 
         _disposed = true;
+        if (Thread.CurrentThread == _thread)
+        {
+            // Disposed from inside a reply sink: the buffers are still in use up the stack; Run frees them on its way out.
+            _disposeOnExit = true;
+            return;
+        }
+
+        Release();
+    }
+
+    private void Release()
+    {
         CloseRetired();
         foreach (UdpSocket? socket in _sockets)
         {
@@ -189,6 +205,11 @@ internal sealed unsafe class UdpReceiver : IDisposable
             // Only now: datagrams already reported for a retired socket were read above, and the next epoll_wait
             // can no longer report it.
             CloseRetired();
+        }
+
+        if (_disposeOnExit)
+        {
+            Release();
         }
     }
 

@@ -23,7 +23,7 @@ internal static unsafe class NativeSocket
         if (fd < 0)
         {
             int errno = Errno.Last;
-            throw new NativeCallException($"socket({what})", errno, Hint(errno, "root or CAP_NET_RAW"));
+            throw new NativeCallException($"socket({what})", errno, Hint(errno, type == Linux.SockRaw ? "root or CAP_NET_RAW" : "a security policy that allows this process to open sockets"));
         }
 
         try

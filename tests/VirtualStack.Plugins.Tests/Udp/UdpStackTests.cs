@@ -300,6 +300,22 @@ public sealed class UdpStackTests
         await bed.DisposeAsync(); // twice is harmless
     }
 
+    [Fact]
+    public async Task A_sink_may_dispose_the_stack_from_the_receive_thread()
+    {
+        using var echo = new UdpEchoServer();
+        var bed = new UdpTestBed();
+        var sink = new DisposingSink(bed.Stack);
+        UdpFlow flow = bed.Open(echo.Remote, sink);
+
+        bed.SendAndFlush(flow, new PacketSlab(1), [1]);
+
+        Assert.True(SpinWait.SpinUntil(() => !bed.Stack.IsReceiving, Loopback.Timeout), "the receive thread did not end");
+        Assert.Equal(1, sink.Calls);
+        Assert.Equal(1, Interlocked.Read(ref bed.Stack.Counters.SocketsClosed));
+        await bed.DisposeAsync();
+    }
+
     [SkippableFact]
     public async Task Every_socket_carries_the_hosts_mark()
     {
@@ -342,5 +358,20 @@ public sealed class UdpStackTests
         Assert.Contains("CAP_NET_ADMIN", error.Message, StringComparison.Ordinal);
         Assert.Equal(0, bed.Stack.SocketCount(v6: false));
         Assert.Equal(1, bed.Stack.Counters.OpenFailures);
+    }
+
+    private sealed class DisposingSink(UdpStack stack) : IReplySink
+    {
+        public int Calls;
+
+        public void Deliver(ReadOnlySpan<byte> payload)
+        {
+            Calls++;
+            stack.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+
+        public void Fault(string reason)
+        {
+        }
     }
 }
