@@ -8,7 +8,9 @@ namespace VirtualStack.Host.Bench;
 /// <summary>
 /// <c>vs bench throughput</c>: UDP from an unchanged generator to a counting server, first on the kernel-only path
 /// (edge -> veth -> server), then through VirtualStack (edge -> VNIC -> VS -> stack -> veth -> server), in the same
-/// run on the same topology, with the placement of shared/perf (VS on CPU 1, sender and receiver on CPU 0).
+/// run on the same topology, with the placement of shared/perf: kernel only, sender on CPU 0 and receiver on CPU 1;
+/// through VS, VS on CPU 1, receiver on CPU 0 and the sender beside it at nice 19 (a sender writing into a TUN never
+/// blocks, so at equal priority it would starve the receiver and measure itself).
 /// </summary>
 internal sealed class ThroughputBench(string vs, int size, int seconds, string stack, Action<string> log)
 {
@@ -20,7 +22,7 @@ internal sealed class ThroughputBench(string vs, int size, int seconds, string s
         string server = LabTopology.ServerAddress(1);
 
         log($"direct: kernel only, {size}-byte packets for {seconds} s");
-        (long directPackets, long directSent, double directSeconds) = await Measure(lab, server, seconds);
+        (long directPackets, long directSent, double directSeconds) = await Measure(lab, server, seconds, throughVs: false);
 
         string config = WriteConfig(lab);
         try
@@ -31,10 +33,10 @@ internal sealed class ThroughputBench(string vs, int size, int seconds, string s
             string socket = SocketPath(lab);
 
             // Warm-up: JIT tiers, flow creation, socket buffers; then the steady window is measured.
-            await Measure(lab, server, 1);
+            await Measure(lab, server, 1, throughVs: true);
             JsonObject before = await Status(socket);
             TimeSpan cpuBefore = daemon.CpuTime();
-            (long vsPackets, long vsSent, double vsSeconds) = await Measure(lab, server, seconds);
+            (long vsPackets, long vsSent, double vsSeconds) = await Measure(lab, server, seconds, throughVs: true);
             TimeSpan cpuAfter = daemon.CpuTime();
             JsonObject after = await Status(socket);
 
@@ -78,13 +80,14 @@ internal sealed class ThroughputBench(string vs, int size, int seconds, string s
 
     private double Gbps(double pps) => pps * size * 8 / 1e9;
 
-    private async Task<(long Received, long Sent, double Seconds)> Measure(LabTopology lab, string server, int duration)
+    private async Task<(long Received, long Sent, double Seconds)> Measure(LabTopology lab, string server, int duration, bool throughVs)
     {
-        LabProcess counter = lab.Start(lab.Server, vs, ["udp-count", "--port", Port.ToString(CultureInfo.InvariantCulture), "--json"], cpu: 0);
+        LabProcess counter = lab.Start(lab.Server, vs, ["udp-count", "--port", Port.ToString(CultureInfo.InvariantCulture), "--json"], cpu: throughVs ? 0 : 1);
         await counter.WaitForLineAsync("listening", TimeSpan.FromSeconds(20));
         LabProcess generator = lab.Start(lab.Edge, vs,
             ["udp-gen", "--to", $"{server}:{Port}", "--size", size.ToString(CultureInfo.InvariantCulture), "--seconds", duration.ToString(CultureInfo.InvariantCulture), "--json"],
-            cpu: 0);
+            cpu: 0,
+            nice: throughVs ? 19 : 0);
         await generator.WaitAsync(TimeSpan.FromSeconds(duration + 30));
         await Task.Delay(300); // the last datagrams still in flight
         await counter.StopAsync(TimeSpan.FromSeconds(5));

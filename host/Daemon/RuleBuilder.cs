@@ -41,6 +41,15 @@ internal static class RuleBuilder
         {
             RuleSettings rule = settings.Rules[i];
             string key = $"{SettingsReader.Root}:Rules:{i}";
+            foreach (string natStack in rule.Nat.Keys)
+            {
+                if (Find(natStack).Carries == StackCarries.Packet)
+                {
+                    throw new ConfigurationException($"{key}:Nat:{natStack}",
+                        $"stack '{natStack}' carries whole packets unchanged and cannot be re-addressed; NAT applies to payload stacks such as udp");
+                }
+            }
+
             INat? nat = rule.Nat.Count == 0 ? null : catalog.FindNat(rule.NatPlugin)!.Create(rule.Nat);
             rules[i] = new Rule(rule.Name, rule.Match, rule.Stacks.Select(Find).ToArray(), PolicyFactory.Create(rule, key), nat, rule.IdleTimeout);
         }

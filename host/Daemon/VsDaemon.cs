@@ -61,10 +61,12 @@ internal sealed class VsDaemon : IAsyncDisposable
 
     public async Task RunAsync(CancellationToken stop)
     {
-        _tun = TunDevice.Open(_settings.Tun.Name);
-        _setup = NetworkSetup.Apply(_settings.Tun, _tun.Name, _log);
+        // Stacks and rules first: what only a live stack can tell (e.g. that it carries whole packets, so a NAT on it
+        // is a configuration error) is found before the VNIC and the routes exist.
         _stacks = StackSet.Create(_resolved, unchecked((int)_settings.Tun.Mark), _log);
         RuleSet rules = RuleBuilder.Build(_settings, _catalog, _stacks);
+        _tun = TunDevice.Open(_settings.Tun.Name);
+        _setup = NetworkSetup.Apply(_settings.Tun, _tun.Name, _log);
         var counters = new PipelineCounters();
         var flows = new FlowManager(rules, _settings.Flows.Timeouts, _settings.Flows.MaxFlows, new TunReplyWriter(_tun, counters));
         int slot = SlotSize(_settings.Tun.Mtu);

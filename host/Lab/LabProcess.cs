@@ -27,7 +27,7 @@ internal sealed class LabProcess : IDisposable
 
     public int ExitCode => _process.ExitCode;
 
-    public static LabProcess Start(string ns, string program, IEnumerable<string> arguments, int? cpu = null)
+    public static LabProcess Start(string ns, string program, IEnumerable<string> arguments, int? cpu = null, int nice = 0)
     {
         var start = new ProcessStartInfo("ip")
         {
@@ -39,6 +39,13 @@ internal sealed class LabProcess : IDisposable
         start.ArgumentList.Add("netns");
         start.ArgumentList.Add("exec");
         start.ArgumentList.Add(ns);
+        if (nice != 0)
+        {
+            start.ArgumentList.Add("nice");
+            start.ArgumentList.Add("-n");
+            start.ArgumentList.Add(nice.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
         if (cpu is { } core)
         {
             // Same placement as shared/perf: the forwarder on a core of its own, sender and receiver on the other.

@@ -78,9 +78,9 @@ internal sealed class LabTopology : IDisposable
         CommandRunner.Check("ip", "-n", Server, "route", "add", "10.200.0.0/24", "via", EdgeAddress(1));
     }
 
-    public LabProcess Start(string ns, string program, IEnumerable<string> arguments, int? cpu = null)
+    public LabProcess Start(string ns, string program, IEnumerable<string> arguments, int? cpu = null, int nice = 0)
     {
-        LabProcess process = LabProcess.Start(ns, program, arguments, cpu);
+        LabProcess process = LabProcess.Start(ns, program, arguments, cpu, nice);
         lock (_processes)
         {
             _processes.Add(process);
