@@ -1,0 +1,135 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using VirtualStack.Contracts.Net;
+using VirtualStack.Contracts.Packets;
+
+namespace VirtualStack.Plugins.Dccp.Transport;
+
+/// <summary>
+/// DCCP straight over IPv4 or IPv6, protocol 33, through a raw socket (needs root or CAP_NET_RAW). The kernel adds
+/// the IP header; we compute the DCCP checksum ourselves. The socket receives every DCCP packet addressed to the
+/// host (IPv4: with its IP header, which gives both addresses; IPv6: bound to one address, the source comes from
+/// recvfrom). Keep it open for as long as DCCP is in use: without a raw socket for protocol 33 the host kernel
+/// answers DCCP with ICMP protocol-unreachable (dccp-lab README, pitfall 1).
+/// </summary>
+public sealed class RawIpTransport : IDccpTransport
+{
+    private readonly Socket _socket;
+    private readonly bool _v4;
+    private readonly DestinationCache _destinations = new();
+    private readonly SocketAddress _from;
+    private volatile bool _disposed;
+
+    /// <summary>Opens the raw socket bound to <paramref name="localAddress"/> (a specific address, not "any").</summary>
+    /// <param name="localAddress">The address packets are sent from and received on.</param>
+    /// <param name="mtu">Path MTU; the largest DCCP packet is this less the IP header.</param>
+    /// <param name="mark">SO_MARK for every packet (0: none), so policy routing can keep them out of a TUN.</param>
+    public RawIpTransport(NetAddress localAddress, int mtu = 1500, int mark = 0)
+    {
+        _v4 = localAddress.IsV4;
+        _socket = SocketHelpers.OpenRaw(localAddress.Family, IpProtocols.Dccp);
+        try
+        {
+            SocketHelpers.SetMark(_socket, mark);
+            _socket.ReceiveBufferSize = 4 << 20;
+            _socket.SendBufferSize = 1 << 20;
+            _socket.Bind(new IPEndPoint(localAddress.ToIPAddress(), 0));
+        }
+        catch
+        {
+            _socket.Dispose();
+            throw;
+        }
+
+        LocalAddress = localAddress;
+        MaxPacketSize = mtu - (_v4 ? 20 : 40);
+        _from = new SocketAddress(localAddress.Family);
+    }
+
+    /// <inheritdoc />
+    public NetAddress LocalAddress { get; }
+
+    /// <inheritdoc />
+    public int MaxPacketSize { get; }
+
+    /// <inheritdoc />
+    public ushort? BoundPort => null;
+
+    /// <inheritdoc />
+    public void Send(ReadOnlySpan<byte> packet, NetAddress destination)
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        try
+        {
+            _socket.SendTo(packet, SocketFlags.None, _destinations.Get(destination, 0));
+        }
+        catch (SocketException)
+        {
+            // Datagram semantics: a failed send is a lost packet (CCID 2 sees it as loss), never a crash.
+        }
+    }
+
+    /// <inheritdoc />
+    public int Receive(Span<byte> buffer, out NetAddress source, out NetAddress destination, TimeSpan timeout)
+    {
+        source = destination = default;
+        while (!_disposed)
+        {
+            try
+            {
+                if (!SocketHelpers.WaitReadable(_socket, timeout))
+                {
+                    return 0;
+                }
+
+                if (_v4)
+                {
+                    int n = _socket.Receive(buffer);
+                    int ihl = (buffer[0] & 0x0F) * 4;
+                    if (n < 20 || ihl < 20 || n < ihl || buffer[9] != IpProtocols.Dccp)
+                    {
+                        continue;
+                    }
+
+                    source = NetAddress.FromV4(BinaryPrimitives.ReadUInt32BigEndian(buffer[12..]));
+                    destination = NetAddress.FromV4(BinaryPrimitives.ReadUInt32BigEndian(buffer[16..]));
+                    if (destination != LocalAddress)
+                    {
+                        continue; // another address of this host
+                    }
+
+                    // Move the DCCP packet to the start of the buffer (the caller owns it; a memmove of < 1.5 KB).
+                    buffer[ihl..n].CopyTo(buffer);
+                    return n - ihl;
+                }
+
+                int m = _socket.ReceiveFrom(buffer, SocketFlags.None, _from);
+                source = SocketHelpers.ReadAddress(_from, out _);
+                destination = LocalAddress;
+                return m;
+            }
+            catch (SocketException)
+            {
+                continue;
+            }
+            catch (ObjectDisposedException)
+            {
+                break;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _disposed = true;
+        _socket.Dispose();
+    }
+}
