@@ -68,6 +68,12 @@ internal sealed class ManagementHandler(VsDaemon daemon)
                 ["timed_out"] = table.TimedOut,
             },
             ["gc_allocated_bytes"] = GC.GetTotalAllocatedBytes(),
+            ["loop"] = new JsonObject
+            {
+                ["sleeps"] = daemon.Pipeline.Loop.Sleeps,
+                ["sleeps_backpressured"] = daemon.Pipeline.Loop.SleepsBackpressured,
+                ["sleep_timeouts"] = daemon.Pipeline.Loop.SleepTimeouts,
+            },
         };
     }
 

@@ -40,6 +40,15 @@ internal sealed unsafe class ShardLoop : TaskScheduler, IDisposable
 
     public override int MaximumConcurrencyLevel => 1;
 
+    /// <summary>Times the loop went to sleep in poll().</summary>
+    public long Sleeps;
+
+    /// <summary>Sleeps without watching the TUN (no free batch, or the pipeline full): only work from other threads wakes it.</summary>
+    public long SleepsBackpressured;
+
+    /// <summary>Sleeps that ended by the poll timeout rather than by an event: a lost wake-up would show here.</summary>
+    public long SleepTimeouts;
+
     /// <summary>True on the loop's own thread.</summary>
     public bool IsLoopThread => Thread.CurrentThread == _thread;
 
@@ -125,6 +134,7 @@ internal sealed unsafe class ShardLoop : TaskScheduler, IDisposable
         fds[0].events = POLLIN;
         fds[0].revents = 0;
         int count = 1;
+        Sleeps++;
         if (_source is not null && _source.WantsRead)
         {
             fds[1].fd = _source.Descriptor;
@@ -132,9 +142,17 @@ internal sealed unsafe class ShardLoop : TaskScheduler, IDisposable
             fds[1].revents = 0;
             count = 2;
         }
+        else
+        {
+            SleepsBackpressured++;
+        }
 
         // The timeout only bounds how long a lost wake-up could stall; nothing relies on it.
-        poll(fds, (ulong_t)(ulong)count, 1000);
+        if (poll(fds, (ulong_t)(ulong)count, 1000) == 0)
+        {
+            SleepTimeouts++;
+        }
+
         Volatile.Write(ref _sleeping, 0);
         if ((fds[0].revents & POLLIN) != 0)
         {

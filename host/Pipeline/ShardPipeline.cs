@@ -45,6 +45,8 @@ internal sealed class ShardPipeline : IAsyncDisposable
 
     public IReadOnlyList<string> StageNames { get; }
 
+    public ShardLoop Loop => _loop;
+
     public void Start()
     {
         _loop.Start(_source);
