@@ -1,10 +1,6 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
-using Tmds.Linux;
 using VirtualStack.Contracts.Net;
-using VirtualStack.Host.Native;
 using VirtualStack.Plugins.Shared.Native;
 
 namespace VirtualStack.Host.Tools;
@@ -35,62 +31,45 @@ internal sealed unsafe class UdpCounter
         ready?.Invoke();
 
         byte[] buffers = GC.AllocateUninitializedArray<byte>(Batch * MaxDatagram, pinned: true);
-        MMsgHdr* messages = (MMsgHdr*)NativeMemory.AllocZeroed((nuint)(Batch * sizeof(MMsgHdr)));
-        IoVec* vectors = (IoVec*)NativeMemory.AllocZeroed((nuint)(Batch * sizeof(IoVec)));
-        sockaddr_storage* addresses = (sockaddr_storage*)NativeMemory.AllocZeroed((nuint)(Batch * sizeof(sockaddr_storage)));
+        using var vector = new MessageVector(Batch);
+        MMsgHdr* messages = vector.Messages;
         var result = new CounterResult(BucketMs);
-        try
+        fixed (byte* data = buffers)
         {
-            fixed (byte* data = buffers)
+            for (int i = 0; i < Batch; i++)
+            {
+                vector.Iov[i].Base = data + ((long)i * MaxDatagram);
+            }
+
+            while (!cancel.IsCancellationRequested)
             {
                 for (int i = 0; i < Batch; i++)
                 {
-                    vectors[i].Base = data + ((long)i * MaxDatagram);
-                    vectors[i].Length = MaxDatagram;
-                    messages[i].Header.Iov = &vectors[i];
-                    messages[i].Header.IovLength = 1;
+                    vector.Iov[i].Length = MaxDatagram;
+                    messages[i].Header.NameLength = SockAddr.SlotSize;
                 }
 
-                while (!cancel.IsCancellationRequested)
+                // MSG_WAITFORONE: block for the first datagram (up to SO_RCVTIMEO), then take what is queued.
+                int n = LibC.RecvMmsg(fd, messages, Batch, 0x10000, null);
+                if (n <= 0)
                 {
-                    for (int i = 0; i < Batch; i++)
-                    {
-                        messages[i].Header.Name = &addresses[i];
-                        messages[i].Header.NameLength = (uint)sizeof(sockaddr_storage);
-                    }
+                    continue;
+                }
 
-                    // MSG_WAITFORONE: block for the first datagram (up to SO_RCVTIMEO), then take what is queued.
-                    int n = Datagrams.ReceiveMany(fd, messages, Batch, 0x10000, null);
-                    if (n <= 0)
-                    {
-                        continue;
-                    }
+                long nowMs = (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) / TimeSpan.TicksPerMillisecond;
+                for (int i = 0; i < n; i++)
+                {
+                    int length = (int)messages[i].Length;
+                    result.Add(new ReadOnlySpan<byte>(data + ((long)i * MaxDatagram), length), nowMs);
+                    vector.Iov[i].Length = (nuint)length;
+                }
 
-                    long nowMs = (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) / TimeSpan.TicksPerMillisecond;
-                    for (int i = 0; i < n; i++)
-                    {
-                        int length = (int)messages[i].Length;
-                        result.Add(new ReadOnlySpan<byte>(data + ((long)i * MaxDatagram), length), nowMs);
-                        vectors[i].Length = (nuint)length;
-                    }
-
-                    if (Echo)
-                    {
-                        Datagrams.SendMany(fd, messages, (uint)n, 0);
-                    }
-
-                    for (int i = 0; i < n; i++)
-                    {
-                        vectors[i].Length = MaxDatagram;
-                    }
+                if (Echo)
+                {
+                    // Each message still names its sender: the echo goes back where it came from.
+                    LibC.SendMmsg(fd, messages, (uint)n, 0);
                 }
             }
-        }
-        finally
-        {
-            NativeMemory.Free(messages);
-            NativeMemory.Free(vectors);
-            NativeMemory.Free(addresses);
         }
 
         return result;

@@ -3,9 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using Tmds.Linux;
 using VirtualStack.Contracts.Net;
-using VirtualStack.Host.Native;
 using VirtualStack.Plugins.Shared.Native;
 
 namespace VirtualStack.Host.Tools;
@@ -57,27 +55,17 @@ internal sealed unsafe class UdpGenerator
 
         byte[] buffers = GC.AllocateUninitializedArray<byte>(Batch * payload, pinned: true);
         Random.Shared.NextBytes(buffers);
-        MMsgHdr* messages = (MMsgHdr*)NativeMemory.AllocZeroed((nuint)(Batch * sizeof(MMsgHdr)));
-        IoVec* vectors = (IoVec*)NativeMemory.AllocZeroed((nuint)(Batch * sizeof(IoVec)));
-        try
+        using var vector = new MessageVector(Batch);
+        fixed (byte* data = buffers)
         {
-            fixed (byte* data = buffers)
+            for (int i = 0; i < Batch; i++)
             {
-                for (int i = 0; i < Batch; i++)
-                {
-                    vectors[i].Base = data + (i * payload);
-                    vectors[i].Length = (nuint)payload;
-                    messages[i].Header.Iov = &vectors[i];
-                    messages[i].Header.IovLength = 1;
-                }
-
-                return SendLoop(fd, messages, data, payload, cancel);
+                vector.Iov[i].Base = data + (i * payload);
+                vector.Iov[i].Length = (nuint)payload;
+                vector.Messages[i].Header.Name = null; // connected socket: no per-message address
             }
-        }
-        finally
-        {
-            NativeMemory.Free(messages);
-            NativeMemory.Free(vectors);
+
+            return SendLoop(fd, vector.Messages, data, payload, cancel);
         }
     }
 
@@ -123,11 +111,11 @@ internal sealed unsafe class UdpGenerator
                 BinaryPrimitives.WriteInt64BigEndian(header[8..], unixNanos);
             }
 
-            int done = Datagrams.SendMany(fd, messages, (uint)n, 0);
+            int done = LibC.SendMmsg(fd, messages, (uint)n, 0);
             if (done < 0)
             {
                 int error = Marshal.GetLastPInvokeError();
-                if (error != LibC.EINTR)
+                if (error != Tmds.Linux.LibC.EINTR)
                 {
                     errors++;
                     // ECONNREFUSED from an ICMP error of an earlier datagram: the next call goes on.
