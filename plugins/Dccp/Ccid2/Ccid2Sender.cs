@@ -87,12 +87,6 @@ internal sealed class Ccid2Sender
     /// <summary>True when the window allows another data packet (RFC 4341 §5: pipe &lt; cwnd).</summary>
     public bool CanSend => Pipe < Cwnd;
 
-    /// <summary>
-    /// The Ack Ratio this sender wants (RFC 4341 §6.1.2): 2 by default, but never more than half the window rounded
-    /// up, so that a small window still gets acknowledgements.
-    /// </summary>
-    public int DesiredAckRatio => Math.Max(1, Math.Min(2, (Cwnd + 1) / 2));
-
     /// <summary>Notes that the application had data but the window was full (cwnd validation, RFC 2861).</summary>
     public void NoteWindowLimited() => _cwndLimited = true;
 

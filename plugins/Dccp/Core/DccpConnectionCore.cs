@@ -790,11 +790,18 @@ internal sealed class DccpConnectionCore
             return;
         }
 
-        // RFC 4341 §6.1.2: Ack Ratio at most half the window, so a small window still sees acknowledgements.
-        ulong ratio = (ulong)Sender.DesiredAckRatio;
-        if (ratio != Features.Local(DccpFeature.AckRatio) && !Features.HasUnconfirmedChanges)
+        // Ack Ratio (RFC 4341 §6.1.2): never more than ceil(cwnd/2), so a small window still sees acknowledgements,
+        // but raised with the window (about cwnd/8) so the peer sends few acks per round trip. Each of its acks
+        // advances its GSS, and our next acknowledgement must still fall inside its ack window of Sequence
+        // Window/peer packets (§7.5.1) — Linux keeps that at 100 as a receiver, which a window of acks at ratio 2
+        // overruns (seen as "Step 6 failed ... LAWL" drops of our DataAcks against the kernel).
+        int cwnd = Sender.Cwnd;
+        ulong most = (ulong)Math.Max(1, (cwnd + 1) / 2);
+        ulong target = Math.Min(most, (ulong)Math.Max(2, cwnd / 8));
+        ulong ratio = Features.LocalOrProposed(DccpFeature.AckRatio);
+        if ((ratio > most || target >= ratio * 2 || target * 4 <= ratio) && target != ratio)
         {
-            Features.ChangeLocal(DccpFeature.AckRatio, ratio);
+            Features.ChangeLocal(DccpFeature.AckRatio, target);
         }
 
         // Sequence Window/local bounds both the peer's check of our sequence numbers and our check of its
@@ -804,7 +811,7 @@ internal sealed class DccpConnectionCore
         ulong window = Features.LocalOrProposed(DccpFeature.SequenceWindow);
         ulong inFlight = (ulong)Math.Max(0, SequenceNumber.Delta(_gss, _gar));
         ulong needed = Math.Max((ulong)Sender.Cwnd * 5, inFlight * 3);
-        if (needed > window && !Features.HasUnconfirmedChanges)
+        if (needed > window)
         {
             Features.ChangeLocal(DccpFeature.SequenceWindow, Math.Min(Math.Max(window * 2, needed), (1UL << 46) - 1));
         }

@@ -124,7 +124,7 @@ internal sealed class FeatureNegotiator
         ref Slot slot = ref _local[(int)feature];
         if (DccpFeatures.Reconciliation((byte)feature) == DccpReconciliation.NonNegotiable)
         {
-            if (!slot.Changing && slot.Value == value)
+            if (slot.Changing ? slot.Proposed == value : slot.Value == value)
             {
                 return;
             }

@@ -55,9 +55,12 @@ public class DataTransferTests
         Assert.True(s.Cwnd > 50, $"cwnd {s.Cwnd}");
         Assert.InRange(s.Rtt.TotalMilliseconds, 19, 40); // 2 × 10 ms one way plus up to one delayed ack
         Assert.Equal(3000, server.GetStats().DataPacketsReceived);
-        Assert.Equal(0, link.A.Drops.Total + link.B.Drops.Total);
-        // The receiver acknowledged roughly every Ack Ratio (2) packets, never every packet.
-        Assert.InRange(server.GetStats().PacketsSent, 1000, 2000);
+        Assert.True(link.A.Drops.Total + link.B.Drops.Total == 0, $"drops A: {link.A.Drops} B: {link.B.Drops}");
+        // The receiver acknowledged every Ack Ratio packets, never every packet; the sender raised the Ack Ratio as
+        // its window grew (about cwnd/8) and the receiver follows it.
+        Assert.InRange(server.GetStats().PacketsSent, 100, 1500);
+        Assert.True(client.Features.Local(DccpFeature.AckRatio) > 2);
+        Assert.Equal(client.Features.Local(DccpFeature.AckRatio), server.Features.Remote(DccpFeature.AckRatio));
         // Acknowledgements of acknowledgements keep the receiver's Ack Vectors short (§11.4.2).
         Assert.True(longestVector <= 64, $"options up to {longestVector} bytes");
         // The window grew, so the sender raised Sequence Window/local (5 × cwnd) and the peer confirmed it.
@@ -86,8 +89,7 @@ public class DataTransferTests
             link.B.Touch(server);
             return clientGot == 500 && serverGot == 500;
         }, TimeSpan.FromSeconds(30));
-        Assert.Equal(500, clientGot);
-        Assert.Equal(500, serverGot);
+        Assert.True(clientGot == 500 && serverGot == 500, $"{clientGot} {serverGot} drops A: {link.A.Drops} B: {link.B.Drops}; {client.GetStats()} {server.GetStats()}");
         Assert.Equal(0, client.GetStats().DataPacketsLost + server.GetStats().DataPacketsLost);
     }
 

@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using VirtualStack.Contracts.Net;
+using VirtualStack.Dccp.Tests.Support;
+using VirtualStack.Plugins.Dccp.Core;
+using VirtualStack.Plugins.Dccp.Endpoint;
+using VirtualStack.Plugins.Dccp.Transport;
+using Xunit.Abstractions;
+
+namespace VirtualStack.Dccp.Tests.Interop;
+
+/// <summary>
+/// Interoperation with the Linux 6.1 kernel's DCCP (/work/shared/dccp-lab): our client against the kernel server
+/// and the kernel client against our server, CCID 2 both ways, clean closes, 10,000 datagrams each way. Skipped
+/// with the reason when not root or the lab is down. Tests share the lab's one raw socket address, so they run
+/// one at a time (one collection).
+/// </summary>
+[Collection(nameof(KernelInteropTests))]
+public class KernelInteropTests(ITestOutputHelper output)
+{
+    private static readonly NetAddress Host = NetAddress.FromIPAddress(DccpLab.Host);
+    private static readonly NetAddress Vm = NetAddress.FromIPAddress(DccpLab.Vm);
+
+    internal static int Datagrams => int.TryParse(Environment.GetEnvironmentVariable("DCCP_LAB_DATAGRAMS"), out int n) ? n : 10_000;
+
+    [SkippableFact]
+    public async Task Our_client_to_kernel_server_every_datagram_counted_ccid2_both_ways_clean_close()
+    {
+        Skip.If(DccpLab.WhyUnavailable is not null, DccpLab.WhyUnavailable);
+        const ushort Port = 5101;
+        Assert.Equal("ok", (await DccpLab.ControlAsync($"listen port={Port} svc=0 ccid=2 log=4", TimeSpan.FromSeconds(20))).Trim());
+        try
+        {
+            // Keep the raw socket open for the whole test (lab README pitfall 1).
+            using var endpoint = new DccpEndpoint(DccpLab.InLab(() => new RawIpTransport(Host)));
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+            var watch = Stopwatch.StartNew();
+            await using DccpConnection connection = await endpoint.ConnectAsync(new NetEndpoint(Vm, Port), 0, timeout.Token);
+            int count = Datagrams;
+            long bytes = 0;
+            byte[] datagram = new byte[1000];
+            for (int i = 0; i < count; i++)
+            {
+                int size = 100 + (i % 9 * 100);
+                System.Text.Encoding.ASCII.GetBytes($"vs-dccp seq={i} ").CopyTo(datagram, 0);
+                await connection.SendAsync(datagram.AsMemory(0, size), timeout.Token);
+                bytes += size;
+            }
+
+            await connection.CloseAsync(timeout.Token);
+            DccpConnectionStats stats = connection.Stats;
+            output.WriteLine($"sent {count} datagrams / {bytes} bytes in {watch.Elapsed}; close: {connection.CloseReason}; {stats}");
+            output.WriteLine("drops: " + endpoint.Drops);
+            Assert.Equal("closed", connection.CloseReason); // our Close answered by Reset(Closed)
+
+            Dictionary<string, string>? conn = await DccpLab.ConnectionStatsAsync($"{DccpLab.Host}:{connection.LocalPort}");
+            Assert.NotNull(conn);
+            output.WriteLine("labd: " + string.Join(' ', conn.Select(kv => kv.Key + "=" + kv.Value)));
+            Assert.Equal("2", conn["tx_ccid"]);
+            Assert.Equal("2", conn["rx_ccid"]);
+            Assert.Equal(count.ToString(System.Globalization.CultureInfo.InvariantCulture), conn["rx_pkts"]);
+            Assert.Equal(bytes.ToString(System.Globalization.CultureInfo.InvariantCulture), conn["rx_bytes"]);
+            Assert.Equal("closed", conn["state"]);
+            Assert.Equal("peer-closed", conn["reason"]);
+        }
+        finally
+        {
+            await DccpLab.ControlAsync($"unlisten port={Port}", TimeSpan.FromSeconds(20));
+        }
+    }
+
+    [SkippableFact]
+    public async Task Kernel_client_to_our_server_every_datagram_arrives_without_sender_stalls()
+    {
+        Skip.If(DccpLab.WhyUnavailable is not null, DccpLab.WhyUnavailable);
+        const ushort Port = 6101;
+        using var endpoint = new DccpEndpoint(DccpLab.InLab(() => new RawIpTransport(Host)));
+        using DccpListener listener = endpoint.Listen(Port, 0);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        int count = Datagrams;
+        var watch = Stopwatch.StartNew();
+        Task<string> client = DccpLab.ControlAsync($"client host={DccpLab.Host} port={Port} svc=0 ccid=2 n={count} size=600 timeout_ms=20000 linger_ms=20000", TimeSpan.FromMinutes(4));
+        await using DccpConnection connection = await listener.AcceptAsync(timeout.Token);
+        byte[] buffer = new byte[2048];
+        int received = 0;
+        TimeSpan longestGap = TimeSpan.Zero;
+        TimeSpan last = watch.Elapsed;
+        while (true)
+        {
+            int n = await connection.ReceiveAsync(buffer, timeout.Token);
+            if (n < 0)
+            {
+                break;
+            }
+
+            Assert.Equal(600, n);
+            Assert.StartsWith("labd-client seq=", System.Text.Encoding.ASCII.GetString(buffer, 0, 16));
+            TimeSpan now = watch.Elapsed;
+            if (received > 0 && now - last > longestGap)
+            {
+                longestGap = now - last;
+            }
+
+            last = now;
+            received++;
+        }
+
+        string reply = await client;
+        DccpConnectionStats stats = connection.Stats;
+        output.WriteLine($"received {received} in {watch.Elapsed}, longest gap {longestGap}; close: {connection.CloseReason}; {stats}");
+        output.WriteLine("labd client: " + reply.Trim().Replace('\n', '|'));
+        output.WriteLine("drops: " + endpoint.Drops);
+        Assert.Equal(count, received);
+        Assert.Contains($"done sent={count} failed=0", reply, StringComparison.Ordinal);
+        Assert.Equal("peer-closed", connection.CloseReason); // the kernel's Close, answered by our Reset(Closed)
+        // A kernel CCID 2 sender that gets no usable Ack Vectors stalls until its RTO (≥ 200 ms, backing off to
+        // seconds); with them the data keeps flowing.
+        Assert.True(longestGap < TimeSpan.FromSeconds(1), $"the kernel sender stalled for {longestGap}");
+    }
+}
