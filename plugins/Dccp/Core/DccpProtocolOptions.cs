@@ -46,7 +46,7 @@ public sealed class DccpProtocolOptions
     public int SendQueueCapacity { get; init; } = 256;
 
     /// <summary>Datagrams queued for the application before arriving data is dropped (and counted).</summary>
-    public int ReceiveQueueCapacity { get; init; } = 1024;
+    public int ReceiveQueueCapacity { get; init; } = 4096;
 
     /// <summary>Largest CCID 2 congestion window in packets (also bounds the send history).</summary>
     public int MaxCongestionWindow { get; init; } = 1024;

@@ -88,14 +88,16 @@ public sealed class DccpConnection : IAsyncDisposable, IDccpConnectionObserver
     {
         while (!TrySend(datagram.Span))
         {
-            Task wait = _writable.WaitAsync(cancellationToken);
-            bool canEnqueue;
+            Task? wait = null;
             lock (_endpoint.Gate)
             {
-                canEnqueue = _core.CanEnqueue || !_core.IsWritable;
+                if (!_core.CanEnqueue && _core.IsWritable)
+                {
+                    wait = _writable.WaitAsync(cancellationToken); // armed under the lock the engine signals under
+                }
             }
 
-            if (!canEnqueue)
+            if (wait is not null)
             {
                 await wait.ConfigureAwait(false);
             }
@@ -110,19 +112,22 @@ public sealed class DccpConnection : IAsyncDisposable, IDccpConnectionObserver
     {
         while (true)
         {
-            Task wait = _readable.WaitAsync(cancellationToken);
+            Task wait;
             lock (_endpoint.Gate)
             {
                 int n = _core.TryReceive(buffer.Span);
                 if (n >= 0)
                 {
-                    return Math.Min(n, buffer.Length);
+                    return Math.Min(n, buffer.Length); // the common case: no task, no allocation
                 }
 
                 if (_core.State is DccpState.Closed or DccpState.TimeWait)
                 {
                     return -1;
                 }
+
+                // Arm the wait under the lock: the engine signals under the same lock, so no wake-up is lost.
+                wait = _readable.WaitAsync(cancellationToken);
             }
 
             await wait.ConfigureAwait(false);
