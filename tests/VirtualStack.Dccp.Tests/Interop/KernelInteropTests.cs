@@ -116,4 +116,92 @@ public class KernelInteropTests(ITestOutputHelper output)
         // seconds); with them the data keeps flowing.
         Assert.True(longestGap < TimeSpan.FromSeconds(1), $"the kernel sender stalled for {longestGap}");
     }
+
+    [SkippableFact]
+    public async Task Tshark_decodes_every_packet_we_sent_to_the_kernel_as_dccp_with_checksum_good()
+    {
+        Skip.If(DccpLab.WhyUnavailable is not null, DccpLab.WhyUnavailable);
+        string? tshark = ExternalTools.Find("tshark");
+        Skip.If(tshark is null, "tshark is not installed");
+        const ushort Port = 5102;
+        string dir = Directory.CreateTempSubdirectory("vs-dccp-lab-capture-").FullName;
+        string pcap = Path.Combine(dir, "lab.pcap");
+        Assert.Equal("ok", (await DccpLab.ControlAsync($"listen port={Port} svc=0 ccid=2 echo=1 log=2", TimeSpan.FromSeconds(20))).Trim());
+        // `ip netns exec` execs tshark, so the pid we get is tshark's own: we stop exactly the process we started.
+        var capture = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("ip")
+        {
+            ArgumentList = { "netns", "exec", DccpLab.Namespace, tshark!, "-i", "dccptap0", "-f", "ip proto 33", "-w", pcap },
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        })!;
+        try
+        {
+            var started = new TaskCompletionSource();
+            capture.ErrorDataReceived += (_, e) =>
+            {
+                if (e.Data?.Contains("Capturing on", StringComparison.Ordinal) == true)
+                {
+                    started.TrySetResult();
+                }
+            };
+            capture.BeginErrorReadLine();
+            await started.Task.WaitAsync(TimeSpan.FromSeconds(20));
+
+            using (var endpoint = new DccpEndpoint(DccpLab.InLab(() => new RawIpTransport(Host))))
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+                await using DccpConnection connection = await endpoint.ConnectAsync(new NetEndpoint(Vm, Port), 0, timeout.Token);
+                byte[] buffer = new byte[2048];
+                for (int i = 0; i < 500; i++)
+                {
+                    await connection.SendAsync(new byte[1 + (i * 7 % 1300)], timeout.Token);
+                }
+
+                // The kernel server echoes (echo=1): our receiver's Ack Vectors drive the kernel's CCID 2 sender too.
+                int echoed = 0;
+                using var quiet = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
+                quiet.CancelAfter(TimeSpan.FromSeconds(3));
+                try
+                {
+                    while (echoed < 500 && await connection.ReceiveAsync(buffer, quiet.Token) >= 0)
+                    {
+                        echoed++;
+                    }
+                }
+                catch (OperationCanceledException) when (!timeout.IsCancellationRequested)
+                {
+                }
+
+                output.WriteLine($"echoed back {echoed} of 500");
+                await connection.CloseAsync(timeout.Token);
+                Assert.Equal("closed", connection.CloseReason);
+            }
+
+            await Task.Delay(500);
+            ExternalTools.Run("kill", ["-INT", capture.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(5));
+            Assert.True(capture.WaitForExit(10_000));
+
+            string[] common = ["-r", pcap, "-o", "dccp.check_checksum:TRUE"];
+            (int code, string all, string err) = ExternalTools.Run(tshark!, [.. common, "-Y", $"ip.src == {DccpLab.Host} && dccp"], TimeSpan.FromSeconds(60));
+            Assert.True(code == 0, err);
+            int ours = all.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+            (_, string kernel, _) = ExternalTools.Run(tshark!, [.. common, "-Y", $"ip.src == {DccpLab.Vm} && dccp"], TimeSpan.FromSeconds(60));
+            (_, string bad, _) = ExternalTools.Run(tshark!,
+                [.. common, "-Y", $"ip.src == {DccpLab.Host} && (_ws.malformed || _ws.expert.severity >= \"Error\" || dccp.checksum.status != 1)"], TimeSpan.FromSeconds(60));
+            output.WriteLine($"tshark: {ours} DCCP packets from us, {kernel.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length} from the kernel");
+            Assert.True(ours >= 500, $"only {ours} of our packets captured");
+            Assert.True(bad.Trim().Length == 0, "tshark flagged:\n" + bad);
+        }
+        finally
+        {
+            if (!capture.HasExited)
+            {
+                capture.Kill();
+            }
+
+            capture.Dispose();
+            await DccpLab.ControlAsync($"unlisten port={Port}", TimeSpan.FromSeconds(20));
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }
