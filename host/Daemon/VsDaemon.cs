@@ -71,7 +71,7 @@ internal sealed class VsDaemon : IAsyncDisposable
         var flows = new FlowManager(rules, _settings.Flows.Timeouts, _settings.Flows.MaxFlows, new TunReplyWriter(_tun, counters));
         int slot = SlotSize(_settings.Tun.Mtu);
         var pool = new PacketBatchPool(_settings.Pipeline.Batches, _settings.Pipeline.BatchSize, slot);
-        _pipeline = new ShardPipeline(0, _tun, flows, pool, counters, _stacks.Length, _settings.Pipeline.Fuse);
+        _pipeline = new ShardPipeline(0, _tun, flows, pool, counters, _stacks.Length, _settings.Pipeline.Fuse, _log);
         _management = ManagementServer.Start(_settings.ManagementSocket, new ManagementHandler(this));
         _pipeline.Start();
         Console.Out.WriteLine(

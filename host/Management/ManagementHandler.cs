@@ -58,6 +58,8 @@ internal sealed class ManagementHandler(VsDaemon daemon)
             ["bad_ip_checksums"] = c.BadIpChecksums,
             ["unparsed_to_default"] = c.Unparsed,
             ["drops_total"] = c.TotalDrops,
+            ["stage_errors"] = c.StageErrors,
+            ["stage_error_packets"] = c.StageErrorPackets,
             ["drops"] = drops,
             ["flows"] = new JsonObject
             {

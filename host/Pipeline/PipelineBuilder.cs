@@ -13,8 +13,16 @@ internal static class PipelineBuilder
     /// <summary>Batches a block may hold before it refuses more: the backpressure that stops the TUN reads.</summary>
     public const int BoundedCapacity = 8;
 
-    public static (ITargetBlock<PacketBatch> Head, IDataflowBlock Tail) Build(
-        IReadOnlyList<IBatchStage> stages, int analysisStages, bool fuse, TaskScheduler scheduler)
+    /// <param name="stages">The stages in order; the last one must return the batch to its pool.</param>
+    /// <param name="analysisStages">How many leading stages form the first block when fused.</param>
+    /// <param name="fuse">Two blocks (analysis, delivery) instead of one per stage.</param>
+    /// <param name="scheduler">The shard loop all blocks run on.</param>
+    /// <param name="failed">
+    /// Called when a stage throws: the batch is abandoned (the callback returns it to the pool and counts it) and the
+    /// pipeline goes on. A bug in one stage must not fault the blocks, which would silently stop the data path.
+    /// </param>
+    public static (ITargetBlock<PacketBatch?> Head, IDataflowBlock Tail) Build(
+        IReadOnlyList<IBatchStage> stages, int analysisStages, bool fuse, TaskScheduler scheduler, Action<PacketBatch, IBatchStage, Exception> failed)
     {
         var options = new ExecutionDataflowBlockOptions
         {
@@ -29,22 +37,22 @@ internal static class PipelineBuilder
             : stages.Select(stage => new[] { stage }).ToArray();
 
         var link = new DataflowLinkOptions { PropagateCompletion = true };
-        ITargetBlock<PacketBatch>? head = null;
-        ISourceBlock<PacketBatch>? previous = null;
+        ITargetBlock<PacketBatch?>? head = null;
+        ISourceBlock<PacketBatch?>? previous = null;
         IDataflowBlock? tail = null;
         for (int g = 0; g < groups.Length; g++)
         {
             IBatchStage[] group = groups[g];
             bool last = g == groups.Length - 1;
-            IPropagatorBlock<PacketBatch, PacketBatch>? transform = null;
-            ITargetBlock<PacketBatch> block;
+            IPropagatorBlock<PacketBatch?, PacketBatch?>? transform = null;
+            ITargetBlock<PacketBatch?> block;
             if (last)
             {
-                block = new ActionBlock<PacketBatch>(batch => Run(group, batch), options);
+                block = new ActionBlock<PacketBatch?>(batch => Run(group, batch, failed), options);
             }
             else
             {
-                transform = new TransformBlock<PacketBatch, PacketBatch>(batch => Run(group, batch), options);
+                transform = new TransformBlock<PacketBatch?, PacketBatch?>(batch => Run(group, batch, failed), options);
                 block = transform;
             }
 
@@ -57,13 +65,29 @@ internal static class PipelineBuilder
         return (head!, tail!);
     }
 
-    private static PacketBatch Run(IBatchStage[] group, PacketBatch batch)
+    // A batch abandoned by a failed stage travels on as null, so that later blocks skip it.
+    private static PacketBatch? Run(IBatchStage[] group, PacketBatch? batch, Action<PacketBatch, IBatchStage, Exception> failed)
     {
-        foreach (IBatchStage stage in group)
+        if (batch is null)
         {
-            stage.Process(batch);
+            return null;
         }
 
-        return batch;
+        IBatchStage? current = null;
+        try
+        {
+            foreach (IBatchStage stage in group)
+            {
+                current = stage;
+                stage.Process(batch);
+            }
+
+            return batch;
+        }
+        catch (Exception e)
+        {
+            failed(batch, current!, e);
+            return null;
+        }
     }
 }

@@ -25,6 +25,12 @@ internal sealed class PipelineCounters
     /// <summary>Packets sent to the default stack because they could not be parsed beyond the IP header.</summary>
     public long Unparsed;
 
+    /// <summary>Batches abandoned because a stage threw (a bug: logged with the exception, at most once per 10 s).</summary>
+    public long StageErrors;
+
+    /// <summary>Packets in those batches.</summary>
+    public long StageErrorPackets;
+
     public void Drop(DropReason reason) => _drops[(int)reason]++;
 
     public long Drops(DropReason reason) => Volatile.Read(ref _drops[(int)reason]);

@@ -12,12 +12,14 @@ internal sealed class ShardPipeline : IAsyncDisposable
 {
     private readonly ShardLoop _loop;
     private readonly TunSource _source;
-    private readonly ITargetBlock<PacketBatch> _head;
+    private readonly ITargetBlock<PacketBatch?> _head;
     private readonly IDataflowBlock _tail;
     private readonly Timer _sweeper;
     private int _stopped;
+    private long _lastStageErrorLog = -10_000;
 
-    public ShardPipeline(int index, TunDevice tun, FlowManager flows, PacketBatchPool pool, PipelineCounters counters, int stackCount, bool fuse)
+    public ShardPipeline(
+        int index, TunDevice tun, FlowManager flows, PacketBatchPool pool, PipelineCounters counters, int stackCount, bool fuse, Action<string> log)
     {
         Index = index;
         Flows = flows;
@@ -32,7 +34,19 @@ internal sealed class ShardPipeline : IAsyncDisposable
             new StackSinkStage(pool, counters, stackCount),
         ];
         StageNames = stages.Select(s => s.Name).ToArray();
-        (_head, _tail) = PipelineBuilder.Build(stages, analysisStages: 3, fuse, _loop);
+        (_head, _tail) = PipelineBuilder.Build(stages, analysisStages: 3, fuse, _loop, (batch, stage, error) =>
+        {
+            counters.StageErrors++;
+            counters.StageErrorPackets += batch.Count;
+            pool.Return(batch);
+            long now = Environment.TickCount64;
+            if (now - _lastStageErrorLog >= 10_000)
+            {
+                _lastStageErrorLog = now;
+                log($"error: stage {stage.Name} failed on a batch of {batch.Count} packets, which were dropped " +
+                    $"({counters.StageErrors} batches so far; next report in 10 s at the earliest): {error}");
+            }
+        });
         _source = new TunSource(tun, pool, _head, counters);
         _sweeper = new Timer(_ => RunOnLoop(() => flows.Sweep(Environment.TickCount64)));
     }

@@ -12,7 +12,7 @@ namespace VirtualStack.Host.Pipeline;
 /// Backpressure: when no batch is free or the first block is full, the source stops reading; the packets wait in
 /// the kernel's TUN queue (txqueuelen) and, beyond it, the kernel drops them as a NIC would.
 /// </remarks>
-internal sealed unsafe class TunSource(TunDevice tun, PacketBatchPool pool, ITargetBlock<PacketBatch> target, PipelineCounters counters)
+internal sealed unsafe class TunSource(TunDevice tun, PacketBatchPool pool, ITargetBlock<PacketBatch?> target, PipelineCounters counters)
     : IShardSource
 {
     private const int BatchesPerRound = 8;

@@ -29,6 +29,9 @@ internal sealed class RecordingStack(string name, StackCarries carries = StackCa
 
     public TaskCompletionSource? OpenGate { get; set; }
 
+    /// <summary>A payload whose first byte is this makes Send throw, like a stack with a bug.</summary>
+    public int ThrowOnPayload { get; set; } = -1;
+
     public ValueTask<IStackFlow> Open(FlowKey flow, NetEndpoint remote, IReplySink replies, CancellationToken cancellationToken)
     {
         Opened.Add((flow, remote));
@@ -59,6 +62,11 @@ internal sealed class RecordingStack(string name, StackCarries carries = StackCa
         public DropReason Send(ReadOnlySpan<byte> packet, in PacketInfo info)
         {
             byte[] payload = stack.Carries == StackCarries.Payload ? packet.Slice(info.PayloadOffset, info.PayloadLength).ToArray() : packet.ToArray();
+            if (payload.Length > 0 && payload[0] == stack.ThrowOnPayload)
+            {
+                throw new InvalidOperationException("stack bug");
+            }
+
             stack.Sent.Add((flow, payload));
             stack.Pending++;
             Stats.PacketsSent++;
@@ -89,6 +97,6 @@ internal static class TestRules
 {
     public static RuleSet Single(StackRuntime stack, StackRuntime fallback, IFlowPolicy? policy = null, params StackRuntime[] more) =>
         new(
-            [new Rule("test", new RuleMatch(IpProtocols.Udp, null, null, null, null), [stack, .. more], policy ?? StaticPolicy.Instance, null, null)],
-            new Rule("default", RuleMatch.Any, [fallback], StaticPolicy.Instance, null, null));
+            [new Rule("test", new RuleMatch(IpProtocols.Udp, null, null, null, null), [stack, .. more], policy ?? FirstStackPolicy.Instance, null, null)],
+            new Rule("default", RuleMatch.Any, [fallback], FirstStackPolicy.Instance, null, null));
 }

@@ -30,7 +30,7 @@ public sealed class PipelineAllocationTests
             new ClassifierStage(counters), new IdExtractorStage(), new DecisionStage(flows, counters),
             new FlowRouterStage(flows, counters), new StackSinkStage(pool, counters, 2),
         ];
-        var (head, tail) = PipelineBuilder.Build(stages, 3, fuse: true, loop);
+        var (head, tail) = PipelineBuilder.Build(stages, 3, fuse: true, loop, (_, _, e) => throw new InvalidOperationException("stage failed", e));
         byte[] packet = TestPackets.Udp([10, 200, 0, 1], 5000, [10, 201, 0, 2], 7, new byte[1400]);
         var feed = new Feed(pool, head, packet, rounds: 20_000, batchesPerRound: 8);
         loop.Start(feed);
@@ -45,7 +45,7 @@ public sealed class PipelineAllocationTests
     }
 
     /// <summary>Plays the TUN source: fills batches on the loop thread, several per round as the real source does.</summary>
-    private sealed class Feed(PacketBatchPool pool, ITargetBlock<PacketBatch> head, byte[] packet, int rounds, int batchesPerRound) : IShardSource
+    private sealed class Feed(PacketBatchPool pool, ITargetBlock<PacketBatch?> head, byte[] packet, int rounds, int batchesPerRound) : IShardSource
     {
         private int _round;
         private long _allocatedAtHalf;

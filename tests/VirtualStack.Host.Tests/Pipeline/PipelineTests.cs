@@ -111,6 +111,21 @@ public sealed class PipelineTests
         Assert.Equal(SlotState.Ready, flow.Engine.Slots[1].State);
     }
 
+    [Fact]
+    public async Task A_stage_that_throws_abandons_its_batch_and_the_pipeline_goes_on()
+    {
+        var udp = new RecordingStack("udp") { ThrowOnPayload = 0x66 };
+        var raw = new RecordingStack("raw", StackCarries.Packet);
+        await using var harness = new Harness(TestRules.Single(new StackRuntime(0, "udp", "T", udp), new StackRuntime(1, "raw", "T", raw)), fuse: true, stackCount: 2);
+
+        await harness.Feed([TestPackets.Udp(App, 5000, Server, 7, [0x66])]);
+        await harness.Feed([TestPackets.Udp(App, 5000, Server, 7, [1]), TestPackets.Udp(App, 5000, Server, 7, [2])]);
+
+        Assert.Equal(1, harness.StageErrors);
+        Assert.Equal([[1], [2]], udp.Sent.Select(s => s.Payload));
+        Assert.Equal(harness.Pool.Size, harness.Pool.Available);
+    }
+
     private sealed class SwitchablePolicy : IFlowPolicy
     {
         public volatile int Choice;
@@ -124,7 +139,7 @@ public sealed class PipelineTests
     private sealed class Harness : IAsyncDisposable
     {
         private readonly ShardLoop _loop = new("test-shard");
-        private readonly ITargetBlock<PacketBatch> _head;
+        private readonly ITargetBlock<PacketBatch?> _head;
         private readonly IDataflowBlock _tail;
 
         public Harness(RuleSet rules, bool fuse, int stackCount)
@@ -140,7 +155,7 @@ public sealed class PipelineTests
                 new FlowRouterStage(Flows, Counters),
                 new StackSinkStage(Pool, Counters, stackCount),
             ];
-            (_head, _tail) = PipelineBuilder.Build(stages, 3, fuse, _loop);
+            (_head, _tail) = PipelineBuilder.Build(stages, 3, fuse, _loop, (batch, _, _) => { StageErrors++; Pool.Return(batch); });
             _loop.Start(null);
         }
 
@@ -151,6 +166,8 @@ public sealed class PipelineTests
         public PacketBatchPool Pool { get; }
 
         public int Batches { get; private set; }
+
+        public int StageErrors { get; private set; }
 
         public async Task Feed(IReadOnlyList<byte[]> packets)
         {
