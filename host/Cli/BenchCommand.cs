@@ -5,36 +5,52 @@ using VirtualStack.Host.Bench;
 
 namespace VirtualStack.Host.Cli;
 
-/// <summary><c>vs bench throughput</c> (switch, latency and flows come with later work).</summary>
+/// <summary><c>vs bench throughput|latency|flows</c> (switch comes with run-time switching).</summary>
 internal static class BenchCommand
 {
     public const string Help = """
         Usage: vs bench throughput [--size 1500|64|BYTES] [--seconds S] [--stack udp|raw] [--json FILE]
+               vs bench latency    [--size BYTES] [--seconds S] [--stack udp|raw] [--json FILE]
+               vs bench flows      [--size BYTES] [--ports K] [--json FILE]
 
-        Measures UDP through VirtualStack side by side with the kernel-only path, in one run, on a private
-        topology in network namespaces (built and removed by the benchmark). Needs root.
-          --size     IP packet size in bytes (default 1500)
+        Measures VirtualStack side by side with the kernel-only path, in one run, on a private topology in network
+        namespaces (built and removed by the benchmark). Needs root. The machine's load average is reported with
+        the figures: on a shared machine only ratios from one run mean much.
+          throughput  packets/s, Gbit/s at the IP level, loss, VS CPU (cores), managed bytes allocated per
+                      packet, and the ratio VS / kernel
+          latency     finds the maximum rate through VS, then one-way latency p50/p99/p99.9 at 10, 50 and 90 %
+                      of it, kernel only and through VS, and what VS adds
+          flows       new flows per second (90k flows, one datagram each), VS resident memory and managed heap
+                      per flow at 1k, 10k and 100k flows, descriptors
+          --size     IP packet size in bytes (default 1500; flows: 64)
           --seconds  length of each measurement (default 5)
           --stack    the stack that carries the flow (default udp)
+          --ports    flows: server ports the flows are spread over, i.e. different far ends (default 1000)
           --json     also write the result as JSON (format in the README)
-        Reports packets/s, Gbit/s at the IP level, loss, VS CPU (cores), managed bytes allocated per packet,
-        and the ratio VS / kernel.
         """;
+
+    private static readonly string[] Kinds = ["throughput", "latency", "flows"];
 
     public static async Task<int> RunAsync(ParsedArguments args)
     {
-        string kind = args.Positional.Count > 0 ? args.Positional[0] : throw new UsageException("name a benchmark: vs bench throughput");
-        if (kind != "throughput")
+        string kind = args.Positional.Count > 0 ? args.Positional[0] : throw new UsageException($"name a benchmark: vs bench {string.Join('|', Kinds)}");
+        if (!Kinds.Contains(kind))
         {
-            throw new UsageException($"unknown benchmark '{kind}' (available: throughput)");
+            throw new UsageException($"unknown benchmark '{kind}' (available: {string.Join(", ", Kinds)})");
         }
 
-        int size = args.Int("size", 1500, 64, 9000);
-        int seconds = args.Int("seconds", 5, 1, 3600);
-        string stack = (args.Option("stack") ?? "udp").ToLowerInvariant();
+        int size = args.Int("size", kind == "flows" ? 64 : 1500, 64, 9000);
+        int seconds = kind == "flows" ? 0 : args.Int("seconds", 5, 1, 3600);
+        string stack = kind == "flows" ? "udp" : (args.Option("stack") ?? "udp").ToLowerInvariant();
         if (stack is not ("udp" or "raw"))
         {
             throw new UsageException($"--stack: '{stack}' is not available (udp, raw)");
+        }
+
+        int ports = kind == "flows" ? args.Int("ports", 1000, 1, 16_384) : 0;
+        if (kind == "flows" && (FlowsBench.Levels[^1] + ports - 1) / ports > 16_384)
+        {
+            throw new UsageException($"--ports: {FlowsBench.Levels[^1]} flows over {ports} ports need more than 16384 sockets");
         }
 
         string? jsonFile = args.Option("json");
@@ -46,15 +62,37 @@ internal static class BenchCommand
         }
 
         string vs = Environment.ProcessPath ?? throw new InvalidOperationException("cannot find the vs executable");
-        JsonObject result = await new ThroughputBench(vs, size, seconds, stack, ConsoleLog.Write).RunAsync();
+        JsonObject result;
+        try
+        {
+            result = kind switch
+            {
+                "latency" => await new LatencyBench(vs, size, seconds, stack, ConsoleLog.Write).RunAsync(),
+                "flows" => await new FlowsBench(vs, size, ports, ConsoleLog.Write).RunAsync(),
+                _ => await new ThroughputBench(vs, size, seconds, stack, ConsoleLog.Write).RunAsync(),
+            };
+        }
+        catch (Exception e) when (e is InvalidOperationException or TimeoutException or IOException)
+        {
+            // The lab is gone by now (disposed on the way out); say what failed, exit 1 (failure at run time).
+            ConsoleLog.Write($"bench {kind} failed: {e.Message}");
+            return 1;
+        }
 
-        var table = new TableWriter("PATH", "PACKETS/S", "GBIT/S", "LOST", "CPU", "ALLOC B/PKT");
-        JsonObject direct = result["direct"]!.AsObject();
-        JsonObject through = result["vs"]!.AsObject();
-        table.Add("kernel only", direct["pps"], direct["gbps"], direct["lost"], "-", "-");
-        table.Add($"VirtualStack ({stack})", through["pps"], through["gbps"], through["lost"], through["cpu"], through["alloc_bytes_per_packet"]);
-        table.WriteTo(Console.Out);
-        Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ratio VS / kernel: {result["ratio"]}  ({size}-byte packets, {seconds} s each)"));
+        switch (kind)
+        {
+            case "latency":
+                PrintLatency(result);
+                break;
+            case "flows":
+                PrintFlows(result);
+                break;
+            default:
+                PrintThroughput(result);
+                break;
+        }
+
+        Console.Out.WriteLine($"load average (1, 5, 15 min): before {Load(result, "before")}, after {Load(result, "after")}");
         if (jsonFile is not null)
         {
             await File.WriteAllTextAsync(jsonFile, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
@@ -62,4 +100,64 @@ internal static class BenchCommand
 
         return 0;
     }
+
+    private static string Load(JsonObject result, string when) =>
+        string.Join(' ', result["load"]?[when]?.AsArray().Select(v => v?.ToString()) ?? []);
+
+    private static void PrintThroughput(JsonObject result)
+    {
+        var table = new TableWriter("PATH", "PACKETS/S", "GBIT/S", "LOST", "CPU", "ALLOC B/PKT");
+        JsonObject direct = result["direct"]!.AsObject();
+        JsonObject through = result["vs"]!.AsObject();
+        table.Add("kernel only", direct["pps"], direct["gbps"], direct["lost"], "-", "-");
+        table.Add($"VirtualStack ({result["stack"]})", through["pps"], through["gbps"], through["lost"], through["cpu"], through["alloc_bytes_per_packet"]);
+        table.WriteTo(Console.Out);
+        Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ratio VS / kernel: {result["ratio"]}  ({result["size"]}-byte packets, {result["seconds"]} s each)"));
+    }
+
+    private static void PrintLatency(JsonObject result)
+    {
+        Console.Out.WriteLine($"maximum rate through VS ({result["stack"]}, {result["size"]}-byte packets): {result["max_pps"]} packets/s, {result["max_gbps"]} Gbit/s");
+        var table = new TableWriter("LOAD", "PACKETS/S", "PATH", "SENT PPS", "LOST", "P50 US", "P99 US", "P99.9 US", "MAX US");
+        foreach (JsonNode? row in result["rates"]!.AsArray())
+        {
+            string load = string.Create(CultureInfo.InvariantCulture, $"{row!["fraction"]!.GetValue<double>():P0}");
+            foreach ((string name, string key) in new[] { ("kernel only", "direct"), ("VirtualStack", "vs") })
+            {
+                JsonNode side = row[key]!;
+                table.Add(load, row["rate_pps"], name, side["pps"], side["lost"], side["p50_us"], side["p99_us"], side["p999_us"], side["max_us"]);
+            }
+
+            JsonNode added = row["added_us"]!;
+            table.Add(load, row["rate_pps"], "added by VS", "-", "-", added["p50"], added["p99"], added["p999"], "-");
+        }
+
+        table.WriteTo(Console.Out);
+    }
+
+    private static void PrintFlows(JsonObject result)
+    {
+        JsonNode? setup = result["setup"];
+        if (setup is not null)
+        {
+            var rate = new TableWriter("PATH", "NEW FLOWS/S", "RECEIVED", "LOST", "SECONDS");
+            rate.Add("kernel only", setup["direct"]!["flows_per_s"], setup["direct"]!["received"], setup["direct"]!["lost"], setup["direct"]!["seconds"]);
+            rate.Add("VirtualStack (udp)", setup["vs"]!["flows_per_s"], setup["vs"]!["received"], setup["vs"]!["lost"], setup["vs"]!["seconds"]);
+            rate.WriteTo(Console.Out);
+            Console.Out.WriteLine($"set-up ratio VS / kernel: {setup["ratio"]}  ({setup["flows"]} new flows over {result["ports"]} server ports; VS created {setup["vs"]!["created"]}, {setup["vs"]!["alloc_bytes_per_flow"]} managed bytes allocated per flow)");
+        }
+
+        JsonNode baseline = result["memory"]!["baseline"]!;
+        var memory = new TableWriter("FLOWS", "RSS MIB", "RSS B/FLOW", "HEAP MIB", "HEAP B/FLOW", "ALLOC B/FLOW", "FDS");
+        memory.Add(string.Create(CultureInfo.InvariantCulture, $"{baseline["flows"]} (baseline)"), Mib(baseline["rss_bytes"]), "-", Mib(baseline["heap_bytes"]), "-", "-", baseline["descriptors"]);
+        foreach (JsonNode? level in result["memory"]!["levels"]!.AsArray())
+        {
+            memory.Add(level!["flows"], Mib(level["rss_bytes"]), level["rss_per_flow_bytes"], Mib(level["heap_bytes"]), level["heap_per_flow_bytes"], level["alloc_per_flow_bytes"], level["descriptors"]);
+        }
+
+        memory.WriteTo(Console.Out);
+    }
+
+    private static string Mib(JsonNode? bytes) =>
+        bytes is null ? "-" : string.Create(CultureInfo.InvariantCulture, $"{bytes.GetValue<long>() / 1048576.0:F1}");
 }

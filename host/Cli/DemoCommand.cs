@@ -13,8 +13,8 @@ internal static class DemoCommand
 
         The reference experiment on an embedded default: builds a private topology in network namespaces, starts
         VS, a UDP generator (1500-byte packets) and a counting server (packets per 10 ms), shows a live progress
-        line, prints a summary and writes results.json, counts.csv and the configuration used into --out
-        (default results/<timestamp>/). Removes everything it created, also when interrupted. Needs root.
+        line, prints a summary and writes figure1.png (packets per 10 ms at each server over time, like the paper's
+        Figure 1), results.json, counts.csv and the configuration used into --out (default results/<timestamp>/). Removes everything it created, also when interrupted. Needs root.
           --seconds  length of the run (default 20)
           --size     IP packet size (default 1500)
         """;
@@ -41,7 +41,7 @@ internal static class DemoCommand
         table.Add("udp", result["mean_gbps"], result["peak_gbps"], result["sent"], result["received"], result["lost"], result["reordered"]);
         table.WriteTo(Console.Out);
         Console.Out.WriteLine("switches: none yet (the DCCP stack and run-time switching arrive with issues 3 and 4)");
-        Console.Out.WriteLine($"results: {Path.GetFullPath(output)} (results.json, counts.csv)");
+        Console.Out.WriteLine($"results: {Path.GetFullPath(output)} (figure1.png, results.json, counts.csv)");
         return result["vs_exit"]!.GetValue<int>() == 0 ? 0 : 1;
     }
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using VirtualStack.Host.Lab;
@@ -21,6 +20,9 @@ namespace VirtualStack.Host.Demo;
 internal sealed class DemoRun(string vs, int seconds, int size, string outDirectory, Action<string> log)
 {
     private const int Port = 9000;
+
+    public const string FigureFile = "figure1.png";
+    public const string CountsFile = "counts.csv";
 
     public async Task<JsonObject> RunAsync(CancellationToken cancel)
     {
@@ -68,16 +70,23 @@ internal sealed class DemoRun(string vs, int seconds, int size, string outDirect
 
     private JsonObject Summarize(JsonObject sent, JsonObject received, JsonNode? flows, int vsExit, string vsLog)
     {
-        var buckets = received["buckets"]!.AsArray().Select(b => (Ms: b![0]!.GetValue<long>(), Count: b[1]!.GetValue<long>())).ToList();
-        var csv = new StringBuilder("time_ms,udp_packets\n");
-        long start = buckets.Count > 0 ? buckets[0].Ms : 0;
-        foreach ((long ms, long count) in buckets)
+        int bucketMs = received["bucket_ms"]!.GetValue<int>();
+        var counts = new Dictionary<long, long>();
+        foreach (JsonNode? b in received["buckets"]!.AsArray())
         {
-            csv.Append(CultureInfo.InvariantCulture, $"{ms - start},{count}\n");
+            counts[b![0]!.GetValue<long>()] = b[1]!.GetValue<long>();
         }
 
-        File.WriteAllText(Path.Combine(outDirectory, "counts.csv"), csv.ToString());
+        // One series per server; the DCCP server's series and the switch markers join when the DCCP half does.
+        FigureSeries[] series = [new FigureSeries("udp", counts)];
+        FigureMarker[] switches = [];
+        long[] timeline = Figure1.Timeline(series, bucketMs);
+        File.WriteAllText(Path.Combine(outDirectory, CountsFile), Figure1.Csv(series, timeline));
+        Figure1.Save(Path.Combine(outDirectory, FigureFile), series, switches, bucketMs,
+            string.Create(CultureInfo.InvariantCulture, $"VirtualStack demo: {size}-byte UDP packets through the udp stack, packets per {bucketMs} ms at each server"));
 
+        var buckets = timeline.Select(t => (Ms: t, Count: counts.GetValueOrDefault(t))).ToList();
+        long start = timeline.Length > 0 ? timeline[0] : 0;
         // Throughput per 100 ms window (10 buckets): its mean over the run's steady part and its peak.
         var windows = buckets.GroupBy(b => (b.Ms - start) / 100).Select(g => g.Sum(b => b.Count) * (double)size * 8 / 0.1 / 1e9).ToList();
         List<double> steady = windows.Count > 4 ? windows.Skip(1).SkipLast(1).ToList() : windows;
@@ -97,6 +106,9 @@ internal sealed class DemoRun(string vs, int seconds, int size, string outDirect
             ["stacks"] = new JsonArray(new JsonObject { ["stack"] = "udp", ["mean_gbps"] = Math.Round(mean, 3), ["peak_gbps"] = Math.Round(peak, 3) }),
             ["switches"] = new JsonArray(),
             ["vs_exit"] = vsExit,
+            ["bucket_ms"] = bucketMs,
+            ["figure"] = FigureFile,
+            ["counts"] = CountsFile,
             ["flows"] = flows?.DeepClone(),
         };
         File.WriteAllText(Path.Combine(outDirectory, "results.json"), result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");

@@ -10,14 +10,26 @@ namespace VirtualStack.Host.Tools;
 
 /// <summary>
 /// The load generator of the benchmarks and the demo: an ordinary, unchanged UDP application as far as VirtualStack
-/// is concerned (a kernel socket), sending datagrams of a fixed IP size in batches of 64 with sendmmsg, at full
+/// is concerned (kernel sockets), sending datagrams of a fixed IP size in batches of 64 with sendmmsg, at full
 /// speed or at a given rate. Each payload starts with a 16-byte header (sequence number, send time in Unix
 /// nanoseconds) followed by random bytes, like the paper's generator.
 /// </summary>
+/// <remarks>
+/// With <see cref="Flows"/> it plays many flows instead of one: flow <c>i</c> goes from socket <c>i / Ports</c> to
+/// destination port <c>Target.Port + i % Ports</c>, and the flows are visited in turn, one datagram each. Spreading
+/// the flows over several destination ports gives them different far ends, which VirtualStack's Udp stack can
+/// carry on shared sockets (a far end seen twice needs a second socket), and keeps the generator's own descriptors
+/// (one per source port) and the server's (one per destination port) far below the 20,000 per process.
+/// </remarks>
 internal sealed unsafe class UdpGenerator
 {
     public const int HeaderLength = 16;
+
+    /// <summary>Sockets the flows mode opens at most (the process may hold 20,000 descriptors).</summary>
+    public const int MaxSockets = 16_384;
+
     private const int Batch = 64;
+    private const int MaxSocketsWithLargeBuffers = 16;
 
     public required NetEndpoint Target { get; init; }
 
@@ -33,7 +45,19 @@ internal sealed unsafe class UdpGenerator
 
     public int SocketMark { get; init; }
 
+    /// <summary>0: one flow on one connected socket. Otherwise the number of flows to cycle through.</summary>
+    public int Flows { get; init; }
+
+    /// <summary>Destination ports the flows are spread over, from <see cref="Target"/>'s port up.</summary>
+    public int Ports { get; init; } = 1;
+
+    /// <summary>Source port of the first socket, the next socket takes the next port; 0 lets the kernel choose.</summary>
+    public int SourcePort { get; init; }
+
     public int PayloadLength => PacketSize - (Target.Address.IsV4 ? 28 : 48);
+
+    /// <summary>Sockets this generator opens: one, or one per <see cref="Ports"/> flows.</summary>
+    public int SocketCount => Flows == 0 ? 1 : (Flows + Ports - 1) / Ports;
 
     public GeneratorResult Run(CancellationToken cancel)
     {
@@ -43,36 +67,85 @@ internal sealed unsafe class UdpGenerator
             throw new ArgumentException($"--size {PacketSize} leaves no room for the {HeaderLength}-byte header");
         }
 
-        using var socket = new Socket(Target.Address.Family, SocketType.Dgram, ProtocolType.Udp);
-        SocketBuffers.Enlarge(socket, receive: false);
-        if (SocketMark != 0)
+        var sockets = new List<Socket>(SocketCount);
+        try
         {
-            socket.SetRawSocketOption(1, 36, BitConverter.GetBytes(SocketMark));
-        }
-
-        socket.Connect(Target.ToIPEndPoint());
-        int fd = (int)socket.Handle;
-
-        byte[] buffers = GC.AllocateUninitializedArray<byte>(Batch * payload, pinned: true);
-        Random.Shared.NextBytes(buffers);
-        using var vector = new MessageVector(Batch);
-        fixed (byte* data = buffers)
-        {
-            for (int i = 0; i < Batch; i++)
+            int[] fds = new int[SocketCount];
+            for (int i = 0; i < fds.Length; i++)
             {
-                vector.Iov[i].Base = data + (i * payload);
-                vector.Iov[i].Length = (nuint)payload;
-                vector.Messages[i].Header.Name = null; // connected socket: no per-message address
+                Socket socket = Open(i);
+                sockets.Add(socket);
+                fds[i] = (int)socket.Handle;
             }
 
-            return SendLoop(fd, vector.Messages, data, payload, cancel);
+            byte[] buffers = GC.AllocateUninitializedArray<byte>(Batch * payload, pinned: true);
+            Random.Shared.NextBytes(buffers);
+            using var vector = new MessageVector(Batch);
+            fixed (byte* data = buffers)
+            {
+                for (int i = 0; i < Batch; i++)
+                {
+                    vector.Iov[i].Base = data + (i * payload);
+                    vector.Iov[i].Length = (nuint)payload;
+                    if (Flows == 0)
+                    {
+                        vector.Messages[i].Header.Name = null; // connected socket: no per-message address
+                    }
+                }
+
+                return SendLoop(fds, vector, data, payload, cancel);
+            }
+        }
+        finally
+        {
+            foreach (Socket socket in sockets)
+            {
+                socket.Dispose();
+            }
         }
     }
 
-    private GeneratorResult SendLoop(int fd, MMsgHdr* messages, byte* data, int payload, CancellationToken cancel)
+    private Socket Open(int index)
     {
+        var socket = new Socket(Target.Address.Family, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            if (SocketCount <= MaxSocketsWithLargeBuffers)
+            {
+                SocketBuffers.Enlarge(socket, receive: false);
+            }
+
+            if (SocketMark != 0)
+            {
+                socket.SetRawSocketOption(1, 36, BitConverter.GetBytes(SocketMark));
+            }
+
+            if (SourcePort != 0)
+            {
+                IPAddress any = Target.Address.IsV4 ? IPAddress.Any : IPAddress.IPv6Any;
+                socket.Bind(new IPEndPoint(any, SourcePort + index));
+            }
+
+            if (Flows == 0)
+            {
+                socket.Connect(Target.ToIPEndPoint());
+            }
+
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private GeneratorResult SendLoop(int[] fds, MessageVector vector, byte* data, int payload, CancellationToken cancel)
+    {
+        MMsgHdr* messages = vector.Messages;
         long sent = 0;
         long errors = 0;
+        int flow = 0; // next flow in flows mode
         long start = Stopwatch.GetTimestamp();
         long end = start + (long)(Duration.TotalSeconds * Stopwatch.Frequency);
         double ticksPerPacket = Rate > 0 ? (double)Stopwatch.Frequency / Rate : 0;
@@ -103,6 +176,19 @@ internal sealed unsafe class UdpGenerator
                 n = (int)Math.Min(n, Math.Max(1, (long)((now - due) / ticksPerPacket) + 1));
             }
 
+            int fd = fds[0];
+            if (Flows > 0)
+            {
+                // One call, one socket: the flows of this socket from `flow` on, each to its own port.
+                int socket = flow / Ports;
+                fd = fds[socket];
+                n = Math.Min(n, Math.Min((socket + 1) * Ports, Flows) - flow);
+                for (int i = 0; i < n; i++)
+                {
+                    messages[i].Header.NameLength = SockAddr.Write(vector.Names + (i * SockAddr.SlotSize), Target.Address, (ushort)(Target.Port + ((flow + i) % Ports)));
+                }
+            }
+
             long unixNanos = (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
             for (int i = 0; i < n; i++)
             {
@@ -129,6 +215,10 @@ internal sealed unsafe class UdpGenerator
             }
 
             sent += done;
+            if (Flows > 0)
+            {
+                flow = (flow + done) % Flows;
+            }
         }
 
         return new GeneratorResult(sent, errors, Stopwatch.GetElapsedTime(start), PacketSize);

@@ -1,0 +1,31 @@
+using System.Text.Json.Nodes;
+using VirtualStack.Host.Lab;
+using VirtualStack.Host.Management;
+
+namespace VirtualStack.Host.Bench;
+
+/// <summary>A <c>vs run</c> a benchmark started: its management socket, CPU time and memory.</summary>
+internal sealed class BenchDaemon(LabProcess process, string socket)
+{
+    public LabProcess Process { get; } = process;
+
+    public TimeSpan CpuTime() => Process.CpuTime();
+
+    public ProcessMemory Memory() => ProcessMemory.Read(Process.Pid);
+
+    public async Task<JsonObject> StatusAsync()
+    {
+        JsonObject answer = await ManagementClient.SendAsync(socket, new JsonObject { ["command"] = "status" }, TimeSpan.FromSeconds(10));
+        return answer["result"]?.AsObject() ?? throw new InvalidOperationException($"status failed: {answer["error"]}");
+    }
+
+    /// <summary>Stops VS (SIGTERM) and fails if it did not exit cleanly.</summary>
+    public async Task StopAsync()
+    {
+        int exit = await Process.StopAsync(TimeSpan.FromSeconds(10));
+        if (exit != 0)
+        {
+            throw new InvalidOperationException($"vs run exited with {exit}: {Process.Errors}");
+        }
+    }
+}
