@@ -1,3 +1,4 @@
+using VirtualStack.Contracts.Policies;
 using VirtualStack.Contracts.Stacks;
 
 namespace VirtualStack.Contracts.Plugins;
@@ -10,4 +11,11 @@ public interface IPluginRegistry
 
     /// <summary>Adds a NAT implementation; configuration selects it by <see cref="INatFactory.Name"/>.</summary>
     void AddNat(INatFactory factory);
+
+    /// <summary>
+    /// Adds a decision policy; a rule selects it by <see cref="IPolicyFactory.Name"/> (<c>Rules[i].Policy</c>).
+    /// The default body only keeps registries written before policies were plugins compiling; the host implements it.
+    /// </summary>
+    void AddPolicy(IPolicyFactory factory) =>
+        throw new NotSupportedException($"this host does not take policy plugins ('{factory?.Name}')");
 }

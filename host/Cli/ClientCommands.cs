@@ -97,6 +97,21 @@ internal static class ClientCommands
         o.WriteLine($"unparsed      {s["unparsed_to_default"]} sent to the default stack, {s["bad_ip_checksums"]} bad IPv4 header checksums");
         o.WriteLine($"drops         {s["drops_total"]}" + string.Concat(s["drops"]!.AsObject()
             .Where(d => d.Value!.GetValue<long>() != 0).Select(d => $"  {d.Key}={d.Value}")));
+        if (s["rules"] is JsonArray { Count: > 0 } rules)
+        {
+            o.WriteLine();
+            var table = new TableWriter("RULE", "STACKS", "POLICY", "OPTIONS", "FORCED", "ERRORS", "STATE");
+            foreach (JsonNode? node in rules)
+            {
+                JsonObject r = node!.AsObject();
+                string options = string.Join(' ', r["options"]!.AsObject().Select(p => $"{p.Key}={p.Value}"));
+                string errors = r["policy_errors"]!.GetValue<long>() == 0 ? "0" : $"{r["policy_errors"]} (last: {r["last_error"]})";
+                table.Add(r["name"], string.Join(',', r["stacks"]!.AsArray().Select(x => x!.ToString())), r["policy"],
+                    options.Length == 0 ? "-" : options, r["forced"]?.ToString() ?? "-", errors, r["state"]?.ToString() ?? "-");
+            }
+
+            table.WriteTo(o);
+        }
     }
 
     private static void PrintFlows(JsonArray flows)

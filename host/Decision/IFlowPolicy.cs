@@ -3,14 +3,15 @@ using VirtualStack.Contracts.Packets;
 namespace VirtualStack.Host.Decision;
 
 /// <summary>
-/// Chooses, per packet, which of a rule's stacks carries a flow. Runs on the shard thread for every packet: it
-/// must be cheap and must not allocate.
+/// What the decision stage asks a rule, per packet: which of the rule's stacks carries it. Runs on the shard thread
+/// for every packet: it must be cheap and must not allocate. The host's implementation is <see cref="RulePolicy"/>,
+/// which calls the rule's policy plugin; <see cref="RulePolicy.KeepCurrent"/> leaves the flow where it is.
 /// </summary>
 internal interface IFlowPolicy
 {
     /// <summary>Policy name as configuration writes it.</summary>
     string Name { get; }
 
-    /// <summary>Index into the rule's stack list.</summary>
+    /// <summary>Index into the rule's stack list, or <see cref="RulePolicy.KeepCurrent"/>.</summary>
     int Choose(in PacketInfo info, long flowCreatedAt, long now);
 }

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using VirtualStack.Contracts.Flows;
 using VirtualStack.Contracts.Net;
 using VirtualStack.Contracts.Stacks;
+using VirtualStack.Host.Decision;
+using VirtualStack.Host.Metrics;
 using VirtualStack.Host.Rules;
 using VirtualStack.Host.Stacks;
 
@@ -12,6 +14,11 @@ namespace VirtualStack.Host.Flows;
 /// each built once and cached. Switching stacks changes which cached slot is active (make before break): a slot
 /// that is not ready yet never takes packets, the flow keeps using the one it had.
 /// </summary>
+/// <remarks>
+/// Every switch is timed from the first packet for which the decision wanted the new stack to the first packet that
+/// stack accepted (<see cref="StackSlot.ArmFirstSend"/>): for a cached stack that is the same packet, a few
+/// microseconds; for a stack built on demand it includes the build.
+/// </remarks>
 internal sealed class StackEngine : IDisposable
 {
     private const long RetryAfterFailureMs = 1000;
@@ -20,13 +27,26 @@ internal sealed class StackEngine : IDisposable
     private readonly Rule _rule;
     private readonly StackSlot[] _slots;
     private readonly IReplyWriter _replies;
+    private readonly RulePolicy? _policy;
     private int _active = -1;
+
+    // The stack the decision wants while it is not the active one yet: since when (Stopwatch timestamp), and
+    // whether it was already built at that moment.
+    private int _pending = -1;
+    private long _pendingSince;
+    private bool _pendingCached;
+
+    // An operator's override of this one flow: (epoch << 16) | (stack + 1), 0 for none. It holds while the rule's
+    // policy binding is in that epoch (a later vs policy or vs switch RULE ends it).
+    private long _override;
+    private SwitchHistory? _history;
 
     public StackEngine(FlowKey key, Rule rule, IReplyWriter replies)
     {
         _key = key;
         _rule = rule;
         _replies = replies;
+        _policy = rule.Policy as RulePolicy;
         _slots = new StackSlot[rule.Stacks.Length];
         for (int i = 0; i < _slots.Length; i++)
         {
@@ -36,25 +56,74 @@ internal sealed class StackEngine : IDisposable
 
     public IReadOnlyList<StackSlot> Slots => _slots;
 
+    public FlowKey Key => _key;
+
+    public Rule Rule => _rule;
+
     /// <summary>Index of the slot carrying the flow now, -1 before the first packet.</summary>
     public int Active => _active;
+
+    /// <summary>The stack the decision wants but that does not carry the flow yet (being built), or -1.</summary>
+    public int Pending => Volatile.Read(ref _pending);
 
     public long Switches { get; private set; }
 
     public long RepliesDelivered;
 
+    /// <summary>The switches of this flow with their delays, or null before the first.</summary>
+    public SwitchHistory? History => Volatile.Read(ref _history);
+
+    /// <summary>The stack an operator forced this flow onto, while that override holds; else -1.</summary>
+    public int Forced
+    {
+        get
+        {
+            long value = Volatile.Read(ref _override);
+            return value != 0 && _policy is { } policy && (value >> 16) == policy.Epoch ? (int)(value & 0xffff) - 1 : -1;
+        }
+    }
+
+    /// <summary>Forces this flow onto <paramref name="stack"/> until the rule's policy changes (<c>vs switch FLOW STACK</c>).</summary>
+    public void Force(int stack)
+    {
+        long epoch = _policy?.Epoch ?? 0;
+        Volatile.Write(ref _override, (epoch << 16) | (uint)(stack + 1));
+    }
+
     /// <summary>
     /// The slot that carries the next packet: the one the decision wants when it is ready (building it on first use),
     /// else the active one while the wanted one is being built, else null (nothing ready yet).
+    /// <paramref name="wanted"/> out of range (<see cref="RulePolicy.KeepCurrent"/>) keeps the active slot.
     /// </summary>
     public StackSlot? Route(int wanted, long now)
     {
+        long forced = _override;
+        if (forced != 0 && _policy is { } policy && (forced >> 16) == policy.Epoch)
+        {
+            wanted = (int)(forced & 0xffff) - 1;
+        }
+
         if ((uint)wanted >= (uint)_slots.Length)
         {
-            wanted = 0;
+            wanted = _active >= 0 ? _active : 0;
         }
 
         StackSlot target = _slots[wanted];
+        if (wanted != _active)
+        {
+            if (_pending != wanted)
+            {
+                _pending = wanted;
+                _pendingSince = Stopwatch.GetTimestamp();
+                _pendingCached = target.State is SlotState.Ready;
+            }
+        }
+        else if (_pending >= 0)
+        {
+            // The decision came back to the active stack before the other one was ready: no switch happened.
+            _pending = -1;
+        }
+
         if (target.PendingFault is { } fault)
         {
             // The stack reported the connection dead: close it; it is rebuilt when traffic goes on.
@@ -74,9 +143,11 @@ internal sealed class StackEngine : IDisposable
                 if (_active >= 0)
                 {
                     Switches++;
+                    target.ArmFirstSend(_active, wanted, _pendingSince, _pendingCached);
                 }
 
                 _active = wanted;
+                _pending = -1;
             }
 
             return target;
@@ -86,12 +157,27 @@ internal sealed class StackEngine : IDisposable
         return _active >= 0 && _slots[_active].State is SlotState.Ready ? _slots[_active] : null;
     }
 
+    /// <summary>Called by a slot when the first packet after a switch went out on it.</summary>
+    internal void RecordSwitch(in SwitchRecord record)
+    {
+        if (_history is null)
+        {
+            Volatile.Write(ref _history, new SwitchHistory());
+        }
+
+        _history!.Add(record);
+        StackSlot target = _slots[record.To];
+        target.Timings.Switches.Add(record.DelayUs);
+        SwitchMetrics.RecordSwitch(record.DelayUs, target.Runtime.Name, record.Cached);
+    }
+
     private void Build(StackSlot slot, long now)
     {
         NetEndpoint remote = _rule.Nat is { } nat ? nat.Resolve(_key, slot.Runtime.Name) : _key.DestinationEndpoint;
         slot.Remote = remote;
         slot.State = SlotState.Building;
         slot.BuildStarted = Stopwatch.GetTimestamp();
+        int generation = ++slot.BuildGeneration;
         ValueTask<IStackFlow> opening;
         try
         {
@@ -105,15 +191,15 @@ internal sealed class StackEngine : IDisposable
 
         if (opening.IsCompleted)
         {
-            Complete(slot, opening, now);
+            Complete(slot, opening, generation, now);
         }
         else
         {
-            _ = CompleteLater(slot, opening);
+            _ = CompleteLater(slot, opening, generation);
         }
     }
 
-    private async Task CompleteLater(StackSlot slot, ValueTask<IStackFlow> opening)
+    private async Task CompleteLater(StackSlot slot, ValueTask<IStackFlow> opening, int generation)
     {
         try
         {
@@ -125,17 +211,28 @@ internal sealed class StackEngine : IDisposable
             // Observed through the ValueTask below.
         }
 
-        Complete(slot, opening, Environment.TickCount64);
+        Complete(slot, opening, generation, Environment.TickCount64);
     }
 
-    private void Complete(StackSlot slot, ValueTask<IStackFlow> opening, long now)
+    private void Complete(StackSlot slot, ValueTask<IStackFlow> opening, int generation, long now)
     {
         try
         {
-            slot.Flow = opening.Result;
+            IStackFlow flow = opening.Result;
+            if (slot.State is not SlotState.Building || slot.BuildGeneration != generation)
+            {
+                // The flow ended, or this build was given up (a fault) and another started: nobody will use it.
+                flow.Dispose();
+                return;
+            }
+
+            slot.Attach(flow);
             slot.BuildTime = Stopwatch.GetElapsedTime(slot.BuildStarted);
+            slot.Builds++;
             slot.State = SlotState.Ready;
             slot.LastError = null;
+            slot.Timings.Builds.Add(slot.BuildTime.TotalMicroseconds);
+            SwitchMetrics.RecordBuild(slot.BuildTime.TotalMilliseconds, slot.Runtime.Name);
             Interlocked.Increment(ref slot.Runtime.FlowsOpened);
         }
         catch (Exception e)
@@ -154,8 +251,7 @@ internal sealed class StackEngine : IDisposable
 
     private static void Close(StackSlot slot, string reason, long now)
     {
-        slot.Flow?.Dispose();
-        slot.Flow = null;
+        slot.Detach();
         slot.State = SlotState.Failed;
         slot.FailedAt = now - RetryAfterFailureMs;
         slot.LastError = reason;
@@ -172,8 +268,7 @@ internal sealed class StackEngine : IDisposable
     {
         foreach (StackSlot slot in _slots)
         {
-            slot.Flow?.Dispose();
-            slot.Flow = null;
+            slot.Detach();
             slot.State = SlotState.NotBuilt;
         }
     }

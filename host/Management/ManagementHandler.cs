@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using VirtualStack.Contracts.Packets;
 using VirtualStack.Host.Daemon;
+using VirtualStack.Host.Decision;
 using VirtualStack.Host.Flows;
 using VirtualStack.Host.Pipeline;
 using VirtualStack.Host.Stacks;
@@ -8,8 +9,16 @@ using VirtualStack.Host.Stacks;
 namespace VirtualStack.Host.Management;
 
 /// <summary>Answers management commands from the daemon's live state. Every answer is a JSON object.</summary>
-internal sealed class ManagementHandler(VsDaemon daemon)
+internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
 {
+    private readonly ControlPlane _control = new(
+        daemon.Pipeline.Flows.Rules, daemon.Pipeline.Flows, daemon.Pipeline.Loop, daemon.Stacks, daemon.Catalog, Cli.ConsoleLog.Write);
+
+    /// <summary>Starts the housekeeping (policy error reports); called once the socket listens.</summary>
+    public void Start() => _control.Start();
+
+    public ValueTask DisposeAsync() => _control.DisposeAsync();
+
     public static readonly string[] Commands = ["status", "flows", "stacks", "plugins"];
 
     public async Task<JsonObject> HandleAsync(JsonObject request)
@@ -69,6 +78,7 @@ internal sealed class ManagementHandler(VsDaemon daemon)
                 ["evicted"] = table.Evicted,
                 ["timed_out"] = table.TimedOut,
             },
+            ["rules"] = RulesStatus(),
             ["gc_allocated_bytes"] = GC.GetTotalAllocatedBytes(),
             ["loop"] = new JsonObject
             {
@@ -77,6 +87,36 @@ internal sealed class ManagementHandler(VsDaemon daemon)
                 ["sleep_timeouts"] = daemon.Pipeline.Loop.SleepTimeouts,
             },
         };
+    }
+
+    private JsonArray RulesStatus()
+    {
+        var rules = new JsonArray();
+        foreach (RulePolicy p in _control.Policies)
+        {
+            PolicyBinding b = p.Binding;
+            var options = new JsonObject();
+            foreach ((string key, string value) in b.Options.OrderBy(o => o.Key, StringComparer.Ordinal))
+            {
+                options[key] = value;
+            }
+
+            rules.Add(new JsonObject
+            {
+                ["name"] = p.Rule,
+                ["stacks"] = new JsonArray([.. p.Stacks.Select(s => (JsonNode)JsonValue.Create(s))]),
+                ["policy"] = b.Name,
+                ["options"] = options,
+                ["forced"] = b.Forced >= 0 ? p.Stacks[b.Forced] : null,
+                ["since"] = b.Since.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+                ["state"] = p.PolicyStatus(),
+                ["policy_errors"] = p.Errors,
+                ["kept_without_asking"] = p.SuspendedPackets,
+                ["last_error"] = p.LastError,
+            });
+        }
+
+        return rules;
     }
 
     private JsonArray Stacks()

@@ -60,7 +60,9 @@ internal sealed class ManagementServer : IAsyncDisposable
             throw;
         }
 
-        return new ManagementServer(listener, path, handler);
+        var server = new ManagementServer(listener, path, handler);
+        handler.Start();
+        return server;
     }
 
     private async Task AcceptLoop()
@@ -165,5 +167,6 @@ internal sealed class ManagementServer : IAsyncDisposable
         }
 
         _stop.Dispose();
+        await _handler.DisposeAsync();
     }
 }

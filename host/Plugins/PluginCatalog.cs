@@ -1,6 +1,7 @@
 using System.Reflection;
 using McMaster.NETCore.Plugins;
 using VirtualStack.Contracts.Plugins;
+using VirtualStack.Contracts.Policies;
 using VirtualStack.Contracts.Stacks;
 
 namespace VirtualStack.Host.Plugins;
@@ -15,13 +16,14 @@ internal sealed class PluginCatalog : IDisposable
 {
     // Everything that crosses the plugin boundary lives in the contracts assembly; sharing any one of its types
     // shares the whole assembly (and so its type identity) with every plugin.
-    private static readonly Type[] SharedTypes = [typeof(IPluginModule), typeof(IStackFactory), typeof(INatFactory)];
+    private static readonly Type[] SharedTypes = [typeof(IPluginModule), typeof(IStackFactory), typeof(INatFactory), typeof(IPolicyFactory)];
 
     private readonly List<PluginLoader> _loaders = [];
     private readonly List<LoadedPlugin> _plugins = [];
     private readonly List<PluginFailure> _failures = [];
     private readonly Dictionary<string, (IStackFactory Factory, string Plugin)> _stacks = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, (INatFactory Factory, string Plugin)> _nats = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, (IPolicyFactory Factory, string Plugin)> _policies = new(StringComparer.OrdinalIgnoreCase);
 
     private PluginCatalog(string directory)
     {
@@ -58,6 +60,14 @@ internal sealed class PluginCatalog : IDisposable
     public IStackFactory? FindStack(string name) => _stacks.TryGetValue(name, out var entry) ? entry.Factory : null;
 
     public INatFactory? FindNat(string name) => _nats.TryGetValue(name, out var entry) ? entry.Factory : null;
+
+    public IPolicyFactory? FindPolicy(string name) => _policies.TryGetValue(name, out var entry) ? entry.Factory : null;
+
+    /// <summary>The policies found, by name, with the plugin that provides each.</summary>
+    public IEnumerable<(IPolicyFactory Factory, string Plugin)> Policies => _policies.Values;
+
+    /// <summary>A sentence for error messages: which policies are there.</summary>
+    public string DescribePolicies() => _policies.Count == 0 ? "none" : string.Join(", ", _policies.Values.Select(p => p.Factory.Name).Order(StringComparer.Ordinal));
 
     /// <summary>A sentence for error messages: which stack types are there.</summary>
     public string DescribeStacks() => _stacks.Count == 0 ? "none" : string.Join(", ", _stacks.Keys.Order(StringComparer.Ordinal));
@@ -148,11 +158,23 @@ internal sealed class PluginCatalog : IDisposable
             _nats[nat.Name] = (nat, module.Name);
         }
 
+        foreach (IPolicyFactory policy in registry.Policies)
+        {
+            if (_policies.TryGetValue(policy.Name, out var existing))
+            {
+                _failures.Add(new PluginFailure(module.Name, folder, $"policy '{policy.Name}' is already provided by plugin {existing.Plugin}; ignored"));
+                continue;
+            }
+
+            _policies[policy.Name] = (policy, module.Name);
+        }
+
         string version = assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]
             ?? assembly.GetName().Version?.ToString() ?? "?";
         _plugins.Add(new LoadedPlugin(module.Name, folder, version,
             registry.Stacks.Select(s => $"stack {s.Name}: {s.Description}")
                 .Concat(registry.Nats.Select(n => $"nat {n.Name}"))
+                .Concat(registry.Policies.Select(p => $"policy {p.Name}: {p.Description}"))
                 .ToArray()));
     }
 
@@ -215,7 +237,11 @@ internal sealed class PluginCatalog : IDisposable
 
         public void AddStack(IStackFactory factory) => Stacks.Add(factory ?? throw new ArgumentNullException(nameof(factory)));
 
+        public List<IPolicyFactory> Policies { get; } = [];
+
         public void AddNat(INatFactory factory) => Nats.Add(factory ?? throw new ArgumentNullException(nameof(factory)));
+
+        public void AddPolicy(IPolicyFactory factory) => Policies.Add(factory ?? throw new ArgumentNullException(nameof(factory)));
     }
 }
 

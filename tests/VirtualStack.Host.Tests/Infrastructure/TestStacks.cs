@@ -97,6 +97,6 @@ internal static class TestRules
 {
     public static RuleSet Single(StackRuntime stack, StackRuntime fallback, IFlowPolicy? policy = null, params StackRuntime[] more) =>
         new(
-            [new Rule("test", new RuleMatch(IpProtocols.Udp, null, null, null, null), [stack, .. more], policy ?? StaticPolicy.Instance, null, null)],
-            new Rule("default", RuleMatch.Any, [fallback], StaticPolicy.Instance, null, null));
+            [new Rule("test", new RuleMatch(IpProtocols.Udp, null, null, null, null), [stack, .. more], policy ?? FirstStackPolicy.Instance, null, null)],
+            new Rule("default", RuleMatch.Any, [fallback], FirstStackPolicy.Instance, null, null));
 }

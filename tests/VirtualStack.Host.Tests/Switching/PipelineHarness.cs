@@ -1,0 +1,148 @@
+using System.Threading.Tasks.Dataflow;
+using VirtualStack.Contracts.Measurements;
+using VirtualStack.Contracts.Packets;
+using VirtualStack.Contracts.Policies;
+using VirtualStack.Host.Decision;
+using VirtualStack.Host.Flows;
+using VirtualStack.Host.Pipeline;
+using VirtualStack.Host.Rules;
+using VirtualStack.Host.Stacks;
+using VirtualStack.Host.Tests.Infrastructure;
+
+namespace VirtualStack.Host.Tests.Switching;
+
+/// <summary>
+/// The real pipeline stages on a real shard loop, fed batches directly (no TUN), with one rule over two recording
+/// stacks whose decision is a <see cref="RulePolicy"/> around a policy the test controls.
+/// </summary>
+internal sealed class PipelineHarness : IAsyncDisposable
+{
+    private static readonly byte[] App = [10, 200, 0, 1];
+    private static readonly byte[] Server = [10, 201, 0, 2];
+
+    private readonly ITargetBlock<PacketBatch?> _head;
+    private readonly IDataflowBlock _tail;
+
+    public PipelineHarness(IDecisionPolicy policy, RecordingStack? first = null, RecordingStack? second = null)
+    {
+        A = first ?? new RecordingStack("udpA");
+        B = second ?? new RecordingStack("udpB");
+        Raw = new RecordingStack("raw", Contracts.Stacks.StackCarries.Packet);
+        Policy = new RulePolicy("test", ["udpA", "udpB"], new PolicyBinding("Test", new Dictionary<string, string>(), policy, -1, 1, DateTimeOffset.UtcNow));
+        var rules = new RuleSet(
+            [new Rule("test", new RuleMatch(IpProtocols.Udp, null, null, null, null), [new StackRuntime(0, "udpA", "T", A), new StackRuntime(1, "udpB", "T", B)], Policy, null, null)],
+            new Rule("default", RuleMatch.Any, [new StackRuntime(2, "raw", "T", Raw)], FirstStackPolicy.Instance, null, null));
+        Counters = new PipelineCounters();
+        Flows = new FlowManager(rules, FlowTimeouts.Default, 1000, new RecordingReplyWriter());
+        Pool = new PacketBatchPool(8, 16, 2048);
+        IBatchStage[] stages =
+        [
+            new ClassifierStage(Counters),
+            new IdExtractorStage(),
+            new DecisionStage(Flows, Counters),
+            new FlowRouterStage(Flows, Counters),
+            new StackSinkStage(Pool, Counters, 3),
+        ];
+        (_head, _tail) = PipelineBuilder.Build(stages, 3, fuse: true, Loop, (_, _, e) => StageError = e);
+        Loop.Start(null);
+    }
+
+    public ShardLoop Loop { get; } = new("test-shard");
+
+    public RecordingStack A { get; }
+
+    public RecordingStack B { get; }
+
+    public RecordingStack Raw { get; }
+
+    public RulePolicy Policy { get; }
+
+    public PipelineCounters Counters { get; }
+
+    public FlowManager Flows { get; }
+
+    public PacketBatchPool Pool { get; }
+
+    /// <summary>An exception a stage threw (the pipeline's fault handler); tests expect none.</summary>
+    public Exception? StageError { get; private set; }
+
+    /// <summary>Datagrams numbered <paramref name="from"/> upward, one flow (source port 5000).</summary>
+    public static List<byte[]> Numbered(int from, int count, ushort sourcePort = 5000) =>
+        [.. Enumerable.Range(from, count).Select(i => TestPackets.Udp(App, sourcePort, Server, 9000, BitConverter.GetBytes(i)))];
+
+    public Task<T> OnLoop<T>(Func<T> work) => Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.None, Loop);
+
+    /// <summary>Feeds the packets in batches of up to <paramref name="batchSize"/> and waits until every batch is back.</summary>
+    public async Task Feed(IReadOnlyList<byte[]> packets, int batchSize = 16)
+    {
+        int next = 0;
+        while (next < packets.Count)
+        {
+            PacketBatch batch;
+            while (!Pool.TryRent(out batch))
+            {
+                await Task.Delay(1);
+            }
+
+            while (batch.Count < Math.Min(batch.Capacity, batchSize) && next < packets.Count)
+            {
+                byte[] packet = packets[next++];
+                packet.CopyTo(batch.Slot(batch.Count));
+                batch.Info[batch.Count] = default;
+                batch.Info[batch.Count].Length = (ushort)packet.Length;
+                batch.Count++;
+            }
+
+            batch.ReceivedAt = Environment.TickCount64;
+            await _head.SendAsync(batch);
+        }
+
+        while (Pool.Available != Pool.Size)
+        {
+            await Task.Delay(1);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _head.Complete();
+        await _tail.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+        Loop.Dispose();
+    }
+}
+
+/// <summary>A policy whose answer (or exception) the test sets; Choose counts its calls.</summary>
+internal sealed class ScriptedPolicy : IDecisionPolicy
+{
+    public volatile int Choice;
+
+    public volatile Exception? Throw;
+
+    /// <summary>When set, chooses per packet from the payload's number (the datagram index) instead of <see cref="Choice"/>.</summary>
+    public Func<int, int>? ByNumber { get; set; }
+
+    public int Calls;
+
+    public List<Measurement> Observed { get; } = [];
+
+    public string? Status => $"choice {Choice}";
+
+    public int Choose(in PacketInfo packet, in FlowContext flow)
+    {
+        Calls++;
+        if (Throw is { } error)
+        {
+            throw error;
+        }
+
+        return Choice;
+    }
+
+    public void Observe(in Measurement measurement)
+    {
+        lock (Observed)
+        {
+            Observed.Add(measurement);
+        }
+    }
+}

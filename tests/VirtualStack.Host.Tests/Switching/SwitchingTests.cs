@@ -1,0 +1,127 @@
+using VirtualStack.Host.Decision;
+using VirtualStack.Host.Flows;
+using VirtualStack.Host.Metrics;
+using VirtualStack.Host.Tests.Infrastructure;
+
+namespace VirtualStack.Host.Tests.Switching;
+
+/// <summary>
+/// Switching on the real pipeline stages: nothing lost or reordered across many switches between cached stacks, each
+/// switch timed, a first build timed and waited for (make before break), a failing policy contained, overrides.
+/// </summary>
+public sealed class SwitchingTests
+{
+    private static int Number(byte[] payload) => BitConverter.ToInt32(payload);
+
+    [Fact]
+    public async Task Switching_back_and_forth_between_cached_stacks_loses_and_reorders_nothing_and_times_every_switch()
+    {
+        var policy = new ScriptedPolicy();
+        await using var harness = new PipelineHarness(policy);
+
+        const int Rounds = 200;
+        const int PerRound = 7;
+        int sent = 0;
+        for (int round = 0; round < Rounds; round++)
+        {
+            policy.Choice = round % 2;
+            await harness.Feed(PipelineHarness.Numbered(sent, PerRound), batchSize: 4);
+            sent += PerRound;
+        }
+
+        int[] onA = [.. harness.A.Sent.Select(s => Number(s.Payload))];
+        int[] onB = [.. harness.B.Sent.Select(s => Number(s.Payload))];
+        Assert.Equal(Enumerable.Range(0, sent), onA.Concat(onB).Order());
+        Assert.Equal(onA.Order(), onA);
+        Assert.Equal(onB.Order(), onB);
+        Assert.Equal(Rounds / 2 * PerRound, onA.Length);
+        Assert.Equal(0, harness.Counters.TotalDrops);
+
+        FlowEntry flow = Assert.Single(harness.Flows.Table.Snapshot());
+        Assert.Equal(Rounds - 1, flow.Engine.Switches);
+        (SampleSummary delays, SwitchRecord[] recent) = flow.Engine.History!.Snapshot();
+        Assert.Equal(Rounds - 1, delays.Count);
+        Assert.Equal(SwitchHistory.Keep, recent.Length);
+        Assert.All(recent, r => Assert.True(r.Cached));
+        Assert.All(recent, r => Assert.Equal(1 - r.From, r.To));
+        // A switch between cached stacks is one pointer change on the pipeline thread: microseconds, not milliseconds.
+        Assert.True(delays.Median < 5_000, $"median switch delay {delays.Median} us");
+        Assert.True(flow.Engine.Slots[0].Timings.Switches.Count >= Rounds / 2 - 1);
+    }
+
+    [Fact]
+    public async Task A_switch_to_a_stack_still_being_built_waits_for_it_and_its_delay_includes_the_build()
+    {
+        var policy = new ScriptedPolicy();
+        var gated = new RecordingStack("udpB") { OpenGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        await using var harness = new PipelineHarness(policy, second: gated);
+
+        await harness.Feed(PipelineHarness.Numbered(0, 10));
+        policy.Choice = 1;
+        await harness.Feed(PipelineHarness.Numbered(10, 10));
+        await Task.Delay(150);
+        gated.OpenGate.SetResult();
+        await Task.Delay(50);
+        await harness.Feed(PipelineHarness.Numbered(20, 10));
+
+        Assert.Equal(Enumerable.Range(0, 20), harness.A.Sent.Select(s => Number(s.Payload)));
+        Assert.Equal(Enumerable.Range(20, 10), gated.Sent.Select(s => Number(s.Payload)));
+        FlowEntry flow = Assert.Single(harness.Flows.Table.Snapshot());
+        SwitchRecord record = Assert.Single(flow.Engine.History!.Snapshot().Recent);
+        Assert.False(record.Cached);
+        Assert.True(record.DelayUs >= 150_000, $"delay {record.DelayUs} us must include the 150 ms build");
+        Assert.True(flow.Engine.Slots[1].BuildTime >= TimeSpan.FromMilliseconds(150));
+        Assert.Equal(1, flow.Engine.Slots[1].Builds);
+    }
+
+    [Fact]
+    public async Task A_policy_that_starts_throwing_leaves_the_flow_on_its_current_stack()
+    {
+        var policy = new ScriptedPolicy { Choice = 1 };
+        await using var harness = new PipelineHarness(policy);
+
+        await harness.Feed(PipelineHarness.Numbered(0, 10));
+        policy.Throw = new InvalidOperationException("policy bug");
+        await harness.Feed(PipelineHarness.Numbered(10, 500));
+
+        Assert.Empty(harness.A.Sent);
+        Assert.Equal(Enumerable.Range(0, 510), harness.B.Sent.Select(s => Number(s.Payload)));
+        Assert.Equal(0, harness.Counters.TotalDrops);
+        Assert.True(harness.Policy.Errors >= 1);
+        Assert.Equal("InvalidOperationException: policy bug", harness.Policy.LastError);
+    }
+
+    [Fact]
+    public async Task A_new_flow_whose_policy_throws_takes_the_first_stack()
+    {
+        var policy = new ScriptedPolicy { Throw = new InvalidOperationException("from the start") };
+        await using var harness = new PipelineHarness(policy);
+        await harness.Feed(PipelineHarness.Numbered(0, 5));
+        Assert.Equal(5, harness.A.Sent.Count);
+        Assert.Equal(0, harness.Counters.TotalDrops);
+    }
+
+    [Fact]
+    public async Task A_flow_override_wins_over_the_policy_until_the_policy_is_set_again()
+    {
+        var policy = new ScriptedPolicy { Choice = 0 };
+        await using var harness = new PipelineHarness(policy);
+        await harness.Feed(PipelineHarness.Numbered(0, 5));
+        FlowEntry flow = Assert.Single(harness.Flows.Table.Snapshot());
+
+        await harness.OnLoop(() =>
+        {
+            flow.Engine.Force(1);
+            return 0;
+        });
+        Assert.Equal(1, flow.Engine.Forced);
+        await harness.Feed(PipelineHarness.Numbered(5, 5));
+        Assert.Equal(5, harness.B.Sent.Count);
+
+        harness.Policy.Replace(harness.Policy.Binding with { Policy = new ScriptedPolicy { Choice = 0 } });
+        Assert.Equal(-1, flow.Engine.Forced);
+        await harness.Feed(PipelineHarness.Numbered(10, 5));
+        Assert.Equal(Enumerable.Range(0, 5).Concat(Enumerable.Range(10, 5)), harness.A.Sent.Select(s => Number(s.Payload)));
+        Assert.Equal(2, flow.Engine.Switches);
+    }
+}
