@@ -13,9 +13,19 @@ internal sealed class BenchDaemon(LabProcess process, string socket)
 
     public ProcessMemory Memory() => ProcessMemory.Read(Process.Pid);
 
-    public async Task<JsonObject> StatusAsync()
+    /// <summary>
+    /// <c>vs status</c>. With <paramref name="collect"/> the request asks for a full garbage collection before the
+    /// managed heap is measured (<c>"collect": true</c>; a daemon that does not know the field ignores it).
+    /// </summary>
+    public async Task<JsonObject> StatusAsync(bool collect = false)
     {
-        JsonObject answer = await ManagementClient.SendAsync(socket, new JsonObject { ["command"] = "status" }, TimeSpan.FromSeconds(10));
+        var request = new JsonObject { ["command"] = "status" };
+        if (collect)
+        {
+            request["collect"] = true;
+        }
+
+        JsonObject answer = await ManagementClient.SendAsync(socket, request, TimeSpan.FromSeconds(10));
         return answer["result"]?.AsObject() ?? throw new InvalidOperationException($"status failed: {answer["error"]}");
     }
 

@@ -166,14 +166,14 @@ internal sealed class FlowsBench(string vs, int size, int ports, Action<string> 
 
     private static async Task<JsonObject> Snapshot(BenchDaemon daemon)
     {
-        JsonObject status = await daemon.StatusAsync();
+        JsonObject status = await daemon.StatusAsync(collect: true);
         ProcessMemory memory = daemon.Memory();
         return new JsonObject
         {
             ["flows"] = Flows(status, "active"),
             ["rss_bytes"] = memory.RssBytes,
             ["rss_anon_bytes"] = memory.RssAnonBytes,
-            // Managed heap size: only when vs status reports it (see the README); null otherwise.
+            // Managed heap after a full collection: only when vs status reports it (README); null otherwise.
             ["heap_bytes"] = status["gc_heap_bytes"]?.GetValue<long>(),
             ["gc_allocated_bytes"] = BenchLab.Value(status, "gc_allocated_bytes"),
             ["descriptors"] = (long)memory.Descriptors,

@@ -9,7 +9,12 @@ namespace VirtualStack.Host.Bench;
 /// rate, same source port, VS running throughout), and the counting server reports p50/p99/p99.9 of send-to-receive
 /// time from the timestamp in each datagram (one machine, one clock), after a warm-up second.
 /// </summary>
-internal sealed class LatencyBench(string vs, int size, int seconds, string stack, Action<string> log)
+/// <remarks>
+/// With <c>runs</c> &gt; 1 each rate is measured that many times, kernel only and through VS in alternation, and every
+/// figure is the median over the runs: on a shared, loaded machine one run's tail says more about the neighbours
+/// than about VS.
+/// </remarks>
+internal sealed class LatencyBench(string vs, int size, int seconds, string stack, int runs, Action<string> log)
 {
     private const int Port = 9000;
     private const int SourcePort = 20000; // fixed: every run through VS is the same flow, set up once
@@ -40,20 +45,28 @@ internal sealed class LatencyBench(string vs, int size, int seconds, string stac
         foreach (double fraction in Fractions)
         {
             long rate = Math.Max(1, (long)Math.Round(maxPps * fraction));
-            log(string.Create(CultureInfo.InvariantCulture, $"{fraction:P0} of maximum: {rate} pps, kernel only then through VS, {seconds} s each (+{WarmupSeconds} s warm-up)"));
-            Traffic direct = await Run(bench, BenchPath.Direct, WarmupSeconds + seconds, rate, WarmupSeconds * 1000);
-            Traffic through = await Run(bench, BenchPath.ThroughVs, WarmupSeconds + seconds, rate, WarmupSeconds * 1000);
+            log(string.Create(CultureInfo.InvariantCulture, $"{fraction:P0} of maximum: {rate} pps, kernel only then through VS, {seconds} s each (+{WarmupSeconds} s warm-up), {runs} run(s)"));
+            var direct = new List<JsonObject>();
+            var through = new List<JsonObject>();
+            for (int run = 0; run < runs; run++)
+            {
+                direct.Add(Side(await Run(bench, BenchPath.Direct, WarmupSeconds + seconds, rate, WarmupSeconds * 1000)));
+                through.Add(Side(await Run(bench, BenchPath.ThroughVs, WarmupSeconds + seconds, rate, WarmupSeconds * 1000)));
+            }
+
+            JsonObject d = Median(direct);
+            JsonObject v = Median(through);
             rates.Add(new JsonObject
             {
                 ["fraction"] = fraction,
                 ["rate_pps"] = rate,
-                ["direct"] = Side(direct),
-                ["vs"] = Side(through),
+                ["direct"] = d,
+                ["vs"] = v,
                 ["added_us"] = new JsonObject
                 {
-                    ["p50"] = Added(direct, through, "p50_us"),
-                    ["p99"] = Added(direct, through, "p99_us"),
-                    ["p999"] = Added(direct, through, "p999_us"),
+                    ["p50"] = Added(d, v, "p50_us"),
+                    ["p99"] = Added(d, v, "p99_us"),
+                    ["p999"] = Added(d, v, "p999_us"),
                 },
             });
         }
@@ -64,6 +77,7 @@ internal sealed class LatencyBench(string vs, int size, int seconds, string stac
             ["size"] = size,
             ["seconds"] = seconds,
             ["stack"] = stack,
+            ["runs"] = runs,
             ["max_pps"] = Math.Round(maxPps),
             ["max_gbps"] = Math.Round(maxPps * size * 8 / 1e9, 3),
             ["rates"] = rates,
@@ -102,6 +116,19 @@ internal sealed class LatencyBench(string vs, int size, int seconds, string stac
         };
     }
 
-    private static double Added(Traffic direct, Traffic through, string key) =>
-        Math.Round(through.Latency[key]!.GetValue<double>() - direct.Latency[key]!.GetValue<double>(), 3);
+    // Field by field median over the runs (the upper median for an even count).
+    private static JsonObject Median(List<JsonObject> runs)
+    {
+        var median = new JsonObject();
+        foreach (string key in runs[0].Select(p => p.Key).ToList())
+        {
+            double[] values = runs.Select(r => r[key]!.GetValue<double>()).Order().ToArray();
+            median[key] = values[values.Length / 2];
+        }
+
+        return median;
+    }
+
+    private static double Added(JsonObject direct, JsonObject through, string key) =>
+        Math.Round(through[key]!.GetValue<double>() - direct[key]!.GetValue<double>(), 3);
 }

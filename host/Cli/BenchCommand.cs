@@ -10,7 +10,7 @@ internal static class BenchCommand
 {
     public const string Help = """
         Usage: vs bench throughput [--size 1500|64|BYTES] [--seconds S] [--stack udp|raw] [--json FILE]
-               vs bench latency    [--size BYTES] [--seconds S] [--stack udp|raw] [--json FILE]
+               vs bench latency    [--size BYTES] [--seconds S] [--stack udp|raw] [--runs N] [--json FILE]
                vs bench flows      [--size BYTES] [--ports K] [--json FILE]
 
         Measures VirtualStack side by side with the kernel-only path, in one run, on a private topology in network
@@ -25,6 +25,7 @@ internal static class BenchCommand
           --size     IP packet size in bytes (default 1500; flows: 64)
           --seconds  length of each measurement (default 5)
           --stack    the stack that carries the flow (default udp)
+          --runs     latency: measure each rate N times (kernel only and VS alternating), report medians (default 1)
           --ports    flows: server ports the flows are spread over, i.e. different far ends (default 1000)
           --json     also write the result as JSON (format in the README)
         """;
@@ -47,6 +48,7 @@ internal static class BenchCommand
             throw new UsageException($"--stack: '{stack}' is not available (udp, raw)");
         }
 
+        int runs = kind == "latency" ? args.Int("runs", 1, 1, 100) : 1;
         int ports = kind == "flows" ? args.Int("ports", 1000, 1, 16_384) : 0;
         if (kind == "flows" && (FlowsBench.Levels[^1] + ports - 1) / ports > 16_384)
         {
@@ -67,7 +69,7 @@ internal static class BenchCommand
         {
             result = kind switch
             {
-                "latency" => await new LatencyBench(vs, size, seconds, stack, ConsoleLog.Write).RunAsync(),
+                "latency" => await new LatencyBench(vs, size, seconds, stack, runs, ConsoleLog.Write).RunAsync(),
                 "flows" => await new FlowsBench(vs, size, ports, ConsoleLog.Write).RunAsync(),
                 _ => await new ThroughputBench(vs, size, seconds, stack, ConsoleLog.Write).RunAsync(),
             };
@@ -117,7 +119,7 @@ internal static class BenchCommand
 
     private static void PrintLatency(JsonObject result)
     {
-        Console.Out.WriteLine($"maximum rate through VS ({result["stack"]}, {result["size"]}-byte packets): {result["max_pps"]} packets/s, {result["max_gbps"]} Gbit/s");
+        Console.Out.WriteLine($"maximum rate through VS ({result["stack"]}, {result["size"]}-byte packets): {result["max_pps"]} packets/s, {result["max_gbps"]} Gbit/s; one-way latency, median of {result["runs"]} run(s) of {result["seconds"]} s");
         var table = new TableWriter("LOAD", "PACKETS/S", "PATH", "SENT PPS", "LOST", "P50 US", "P99 US", "P99.9 US", "MAX US");
         foreach (JsonNode? row in result["rates"]!.AsArray())
         {
