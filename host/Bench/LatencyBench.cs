@@ -107,8 +107,9 @@ internal sealed class LatencyBench(string vs, int size, int seconds, string stac
         return new JsonObject
         {
             ["pps"] = Math.Round(traffic.SentPackets / traffic.SendSeconds),
-            ["lost"] = traffic.Lost,
-            ["samples"] = latency["samples"]!.GetValue<long>(),
+            // Doubles throughout, so that Median reads every field alike.
+            ["lost"] = (double)traffic.Lost,
+            ["samples"] = (double)latency["samples"]!.GetValue<long>(),
             ["p50_us"] = latency["p50_us"]!.GetValue<double>(),
             ["p99_us"] = latency["p99_us"]!.GetValue<double>(),
             ["p999_us"] = latency["p999_us"]!.GetValue<double>(),
