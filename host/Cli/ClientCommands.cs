@@ -116,25 +116,42 @@ internal static class ClientCommands
 
     private static void PrintFlows(JsonArray flows)
     {
-        var table = new TableWriter("ID", "FLOW", "RULE", "STACK", "PACKETS", "BYTES", "REPLIES", "SWITCHES", "IDLE", "CACHED");
+        var table = new TableWriter("ID", "FLOW", "RULE", "STACK", "PACKETS", "BYTES", "REPLIES", "SWITCHES", "DELAY us med/max", "IDLE", "CACHED (build ms)");
         foreach (JsonNode? node in flows)
         {
             JsonObject f = node!.AsObject();
-            string cached = string.Join(' ', f["stacks"]!.AsArray().Select(x => $"{x!["name"]}:{x["state"]}"));
-            table.Add(f["id"], f["flow"], f["rule"], f["stack"]?.ToString() ?? "-", f["packets"], f["bytes"], f["replies"], f["switches"],
+            string cached = string.Join(' ', f["stacks"]!.AsArray().Select(x =>
+                x!["state"]!.ToString() == "ready" ? $"{x["name"]}:ready({x["build_ms"]})" : $"{x["name"]}:{x["state"]}"));
+            string stack = f["stack"]?.ToString() ?? "-";
+            if (f["forced"] is { } forced)
+            {
+                stack += " (forced)";
+            }
+            else if (f["wanted"] is { } wanted)
+            {
+                stack += $" (-> {wanted})";
+            }
+
+            JsonObject delay = f["switch_delay_us"]!.AsObject();
+            table.Add(f["id"], f["flow"], f["rule"], stack, f["packets"], f["bytes"], f["replies"], f["switches"],
+                delay["count"]!.GetValue<long>() == 0 ? "-" : $"{delay["median"]}/{delay["max"]}",
                 string.Create(CultureInfo.InvariantCulture, $"{f["idle_s"]}s"), cached);
         }
 
         table.WriteTo(Console.Out);
     }
 
+    private static string Triple(JsonNode? summary) =>
+        summary is null || summary["count"]!.GetValue<long>() == 0 ? "-" : $"{summary["min"]}/{summary["median"]}/{summary["max"]}";
+
     private static void PrintStacks(JsonArray stacks)
     {
-        var table = new TableWriter("STACK", "PLUGIN", "CARRIES", "SENT", "BYTES", "RECEIVED", "DROPS", "FLOWS", "FAILED");
+        var table = new TableWriter("STACK", "PLUGIN", "CARRIES", "SENT", "BYTES", "RECEIVED", "DROPS", "FLOWS", "FAILED", "BUILD ms min/med/max", "SWITCHES IN", "DELAY us min/med/max");
         foreach (JsonNode? node in stacks)
         {
             JsonObject s = node!.AsObject();
-            table.Add(s["name"], s["plugin"], s["carries"], s["packets_sent"], s["bytes_sent"], s["packets_received"], s["drops"], s["flows_opened"], s["open_failures"]);
+            table.Add(s["name"], s["plugin"], s["carries"], s["packets_sent"], s["bytes_sent"], s["packets_received"], s["drops"], s["flows_opened"], s["open_failures"],
+                Triple(s["build_ms"]), s["switch_delay_us"]?["count"] ?? 0, Triple(s["switch_delay_us"]));
         }
 
         table.WriteTo(Console.Out);

@@ -3,6 +3,7 @@ using VirtualStack.Contracts.Packets;
 using VirtualStack.Host.Daemon;
 using VirtualStack.Host.Decision;
 using VirtualStack.Host.Flows;
+using VirtualStack.Host.Metrics;
 using VirtualStack.Host.Pipeline;
 using VirtualStack.Host.Stacks;
 
@@ -136,6 +137,8 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
                 ["drops"] = s.Drops,
                 ["flows_opened"] = Interlocked.Read(ref s.FlowsOpened),
                 ["open_failures"] = Interlocked.Read(ref s.OpenFailures),
+                ["build_ms"] = Summary(StackTimings.For(s).Builds.Summarize(), 1000),
+                ["switch_delay_us"] = Summary(StackTimings.For(s).Switches.Summarize(), 1),
             });
         }
 
@@ -178,9 +181,26 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
                     ["state"] = slot.State.ToString().ToLowerInvariant(),
                     ["remote"] = slot.State == SlotState.NotBuilt ? null : slot.Remote.ToString(),
                     ["build_ms"] = Math.Round(slot.BuildTime.TotalMilliseconds, 3),
+                    ["builds"] = slot.Builds,
                     ["packets_sent"] = stats?.PacketsSent ?? 0,
                     ["packets_received"] = stats?.PacketsReceived ?? 0,
                     ["error"] = slot.LastError,
+                });
+            }
+
+            int pending = engine.Pending;
+            int forced = engine.Forced;
+            (SampleSummary delays, SwitchRecord[] recent) = engine.History?.Snapshot() ?? (default, []);
+            var switches = new JsonArray();
+            foreach (SwitchRecord r in recent)
+            {
+                switches.Add(new JsonObject
+                {
+                    ["from"] = engine.Slots[r.From].Runtime.Name,
+                    ["to"] = engine.Slots[r.To].Runtime.Name,
+                    ["delay_us"] = Math.Round(r.DelayUs, 1),
+                    ["cached"] = r.Cached,
+                    ["at"] = DateTimeOffset.FromUnixTimeMilliseconds(r.AtUnixMs).ToString("O", System.Globalization.CultureInfo.InvariantCulture),
                 });
             }
 
@@ -190,10 +210,14 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
                 ["flow"] = e.Key.ToString(),
                 ["rule"] = e.Rule.Name,
                 ["stack"] = active >= 0 ? engine.Slots[active].Runtime.Name : null,
+                ["wanted"] = pending >= 0 ? engine.Slots[pending].Runtime.Name : null,
+                ["forced"] = forced >= 0 ? engine.Slots[forced].Runtime.Name : null,
                 ["packets"] = e.Packets,
                 ["bytes"] = e.Bytes,
                 ["replies"] = Interlocked.Read(ref engine.RepliesDelivered),
                 ["switches"] = engine.Switches,
+                ["switch_delay_us"] = Summary(delays, 1),
+                ["recent_switches"] = switches,
                 ["idle_s"] = Math.Round((now - e.LastSeen) / 1000.0, 1),
                 ["stacks"] = stacks,
             });
@@ -201,6 +225,16 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
 
         return flows;
     }
+
+    /// <summary>count/min/median/max/last of durations, divided by <paramref name="divisor"/> (µs to ms: 1000).</summary>
+    private static JsonObject Summary(SampleSummary s, double divisor) => new()
+    {
+        ["count"] = s.Count,
+        ["min"] = Math.Round(s.Min / divisor, 3),
+        ["median"] = Math.Round(s.Median / divisor, 3),
+        ["max"] = Math.Round(s.Max / divisor, 3),
+        ["last"] = Math.Round(s.Last / divisor, 3),
+    };
 
     private static string ToName(DropReason reason)
     {

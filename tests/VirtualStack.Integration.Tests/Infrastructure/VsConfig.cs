@@ -3,10 +3,11 @@ using System.Text.Json.Nodes;
 namespace VirtualStack.Integration.Tests.Infrastructure;
 
 /// <summary>A rule of the configuration: traffic of <see cref="Protocol"/> to <see cref="DestinationPort"/> goes to
-/// <see cref="Stacks"/>; <see cref="Nat"/> maps a stack to the real far end ("udp" -> "10.201.0.2:7007").</summary>
+/// <see cref="Stacks"/>; <see cref="Nat"/> maps a stack to the real far end ("udp" -> "10.201.0.2:7007");
+/// <see cref="Policy"/> and <see cref="PolicyOptions"/> choose between the stacks (left out when null).</summary>
 internal sealed record VsRule(
     string Name, string Protocol, int DestinationPort, IReadOnlyList<string> Stacks,
-    IReadOnlyDictionary<string, string>? Nat = null)
+    IReadOnlyDictionary<string, string>? Nat = null, string? Policy = null, IReadOnlyDictionary<string, string>? PolicyOptions = null)
 {
     /// <summary>UDP to <paramref name="port"/> over the udp stack, optionally re-targeted to <paramref name="natTo"/>.</summary>
     public static VsRule Udp(string name, int port, string? natTo = null) =>
@@ -29,6 +30,22 @@ internal sealed record VsRule(
             }
 
             rule["Nat"] = nat;
+        }
+
+        if (Policy is not null)
+        {
+            rule["Policy"] = Policy;
+        }
+
+        if (PolicyOptions is not null)
+        {
+            var options = new JsonObject();
+            foreach (var (key, value) in PolicyOptions)
+            {
+                options[key] = value;
+            }
+
+            rule["PolicyOptions"] = options;
         }
 
         return rule;
@@ -70,6 +87,9 @@ internal sealed class VsConfig
     /// <summary>The management socket; <see cref="VsInstance"/> sets a private one per instance.</summary>
     public string ManagementSocket { get; set; } = "/run/virtualstack/vs.sock";
 
+    /// <summary>The remote management interface (<c>Management.Remote</c>), left out when null.</summary>
+    public JsonObject? RemoteManagement { get; set; }
+
     public JsonObject ToJson()
     {
         var tun = new JsonObject
@@ -100,7 +120,9 @@ internal sealed class VsConfig
                 ["Rules"] = new JsonArray([.. Rules.Select(r => (JsonNode)r.ToJson())]),
                 ["Default"] = Default,
                 ["Flows"] = Flows.DeepClone(),
-                ["Management"] = new JsonObject { ["Socket"] = ManagementSocket },
+                ["Management"] = RemoteManagement is null
+                    ? new JsonObject { ["Socket"] = ManagementSocket }
+                    : new JsonObject { ["Socket"] = ManagementSocket, ["Remote"] = RemoteManagement.DeepClone() },
             },
         };
     }
