@@ -1,4 +1,5 @@
 using VirtualStack.Contracts.Plugins;
+using VirtualStack.Plugins.Dccp.Stack;
 
 namespace VirtualStack.Plugins.Dccp;
 
@@ -15,5 +16,6 @@ public sealed class DccpPluginModule : IPluginModule
     public void Register(IPluginRegistry registry)
     {
         ArgumentNullException.ThrowIfNull(registry);
+        registry.AddStack(new DccpStackFactory());
     }
 }

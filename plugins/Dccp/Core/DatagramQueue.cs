@@ -1,10 +1,12 @@
-using System.Buffers;
+using System.Numerics;
 
 namespace VirtualStack.Plugins.Dccp.Core;
 
 /// <summary>
-/// A bounded FIFO of datagrams. Each entry owns an array rented from <see cref="ArrayPool{T}.Shared"/> until it is
-/// dequeued or the queue is cleared, so a steady flow allocates nothing.
+/// A bounded FIFO of datagrams. Each slot keeps the buffer it was given the first time it was used and reuses it
+/// (growing it only for a larger datagram), so a steady flow allocates nothing, whichever threads enqueue and
+/// dequeue (a shared pool would leak arrays between the application's and the endpoint's threads). Memory follows
+/// the high-water mark of the queue and is given back by <see cref="Clear"/>.
 /// </summary>
 internal sealed class DatagramQueue
 {
@@ -32,9 +34,14 @@ internal sealed class DatagramQueue
         }
 
         int tail = (_head + Count) % _buffers.Length;
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(datagram.Length, 1));
+        byte[]? buffer = _buffers[tail];
+        if (buffer is null || buffer.Length < datagram.Length)
+        {
+            buffer = new byte[BitOperations.RoundUpToPowerOf2((uint)Math.Max(datagram.Length, 256))];
+            _buffers[tail] = buffer;
+        }
+
         datagram.CopyTo(buffer);
-        _buffers[tail] = buffer;
         _lengths[tail] = datagram.Length;
         Count++;
         return true;
@@ -54,14 +61,13 @@ internal sealed class DatagramQueue
             return -1;
         }
 
-        byte[] buffer = _buffers[_head]!;
         int length = _lengths[_head];
-        buffer.AsSpan(0, Math.Min(length, destination.Length)).CopyTo(destination);
+        _buffers[_head].AsSpan(0, Math.Min(length, destination.Length)).CopyTo(destination);
         Drop();
         return length;
     }
 
-    /// <summary>Removes the oldest datagram without reading it.</summary>
+    /// <summary>Removes the oldest datagram without reading it (its slot keeps the buffer for reuse).</summary>
     public void Drop()
     {
         if (Count == 0)
@@ -69,17 +75,15 @@ internal sealed class DatagramQueue
             return;
         }
 
-        ArrayPool<byte>.Shared.Return(_buffers[_head]!);
-        _buffers[_head] = null;
         _head = (_head + 1) % _buffers.Length;
         Count--;
     }
 
+    /// <summary>Empties the queue and lets go of every buffer.</summary>
     public void Clear()
     {
-        while (Count > 0)
-        {
-            Drop();
-        }
+        Array.Clear(_buffers);
+        _head = 0;
+        Count = 0;
     }
 }

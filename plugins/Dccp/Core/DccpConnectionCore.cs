@@ -47,6 +47,7 @@ internal sealed class DccpConnectionCore
     private long _retransmitInterval;
     private long _stateDeadline = long.MaxValue;
     private long _lastSentAt;
+    private long _unansweredSince = long.MaxValue; // first data packet sent since the peer was last heard
     private bool _closeRequested;
 
     private bool _timestampEchoPending;
@@ -154,7 +155,27 @@ internal sealed class DccpConnectionCore
                 }
             }
 
+            t = Math.Min(t, DeadPeerDeadline);
+
             return t;
+        }
+    }
+
+    /// <summary>
+    /// When a peer that sent nothing since our oldest unanswered data packet is declared gone
+    /// (<see cref="DccpProtocolOptions.DeadPeerTimeout"/>), or <see cref="long.MaxValue"/>.
+    /// </summary>
+    private long DeadPeerDeadline
+    {
+        get
+        {
+            long timeout = (long)_options.DeadPeerTimeout.TotalMicroseconds;
+            if (timeout <= 0 || State is not (DccpState.Open or DccpState.PartOpen) || _unansweredSince == long.MaxValue)
+            {
+                return long.MaxValue;
+            }
+
+            return _unansweredSince + timeout;
         }
     }
 
@@ -310,6 +331,7 @@ internal sealed class DccpConnectionCore
 
         // Step 8: process options and mark acknowledgeable.
         _packetsReceived++;
+        _unansweredSince = long.MaxValue;
         bool fresh = Receiver.Record(seqno);
         DccpResetCode? optionError = ProcessOptions(packet, now, out ReadOnlySpan<byte> ackVector, out bool dataChecksumBad);
         if (optionError is { } code)
@@ -476,6 +498,15 @@ internal sealed class DccpConnectionCore
     /// <summary>Runs every timer that is due (§8.1.1 Request back-off, §8.1.5 PARTOPEN, §8.3 Close, TIMEWAIT, delayed acks, CCID 2 RTO).</summary>
     public void OnTimer(long now)
     {
+        if (now >= DeadPeerDeadline)
+        {
+            // Nothing came back for a whole timeout while our data waited: the peer is gone (crashed, restarted
+            // without state, path down). Report it now rather than backing off for minutes; the owner reconnects.
+            SendReset(DccpResetCode.Aborted, now);
+            Terminate(DccpState.Closed, "peer not responding", now);
+            return;
+        }
+
         if (now >= _stateDeadline)
         {
             switch (State)
@@ -963,10 +994,15 @@ internal sealed class DccpConnectionCore
             }
         }
 
-        int length = w.Finish(payload, _ctx.LocalAddress, RemoteAddress);
+        int length = _ctx.Finish(ref w, payload, RemoteAddress);
         if (length < 0)
         {
             return; // cannot happen: MaxPayload leaves HeaderReserve bytes for header and options
+        }
+
+        if (isData && _unansweredSince == long.MaxValue)
+        {
+            _unansweredSince = now; // the dead-peer clock runs from the first data the peer has not answered
         }
 
         _ctx.Output.Send(_ctx.Scratch.AsSpan(0, length), RemoteAddress);

@@ -1,4 +1,5 @@
 using VirtualStack.Contracts.Net;
+using VirtualStack.Plugins.Dccp.Protocol;
 
 namespace VirtualStack.Plugins.Dccp.Core;
 
@@ -9,9 +10,10 @@ namespace VirtualStack.Plugins.Dccp.Core;
 /// </summary>
 internal sealed class DccpCoreContext
 {
-    public DccpCoreContext(IDccpPacketOutput output, NetAddress localAddress, int maxPacketSize, DccpProtocolOptions options)
+    public DccpCoreContext(IDccpPacketOutput output, NetAddress localAddress, int maxPacketSize, DccpProtocolOptions options, bool transportChecksums = false)
     {
         Output = output;
+        TransportChecksums = transportChecksums;
         LocalAddress = localAddress;
         MaxPacketSize = maxPacketSize;
         Options = options;
@@ -19,6 +21,13 @@ internal sealed class DccpCoreContext
     }
 
     public IDccpPacketOutput Output { get; }
+
+    /// <summary>
+    /// True when the transport protects every packet with a checksum of its own (DCCP-UDP, RFC 6773 §3.3): the DCCP
+    /// Checksum field is then sent as zero and ignored on receipt, because a NAT rewriting the outer addresses
+    /// would not update it.
+    /// </summary>
+    public bool TransportChecksums { get; }
 
     public NetAddress LocalAddress { get; }
 
@@ -39,4 +48,8 @@ internal sealed class DccpCoreContext
 
     /// <summary>Largest application datagram (the maximum packet size less <see cref="HeaderReserve"/>, RFC 4340 §14).</summary>
     public int MaxPayload => MaxPacketSize - HeaderReserve;
+
+    /// <summary>Finishes a packet to <paramref name="remote"/>: with the §9.1 checksum, or with a zero one when the transport checksums (RFC 6773 §3.3).</summary>
+    public int Finish(ref DccpPacketWriter writer, scoped ReadOnlySpan<byte> payload, NetAddress remote) =>
+        TransportChecksums ? writer.FinishWithoutChecksum(payload) : writer.Finish(payload, LocalAddress, remote);
 }

@@ -22,9 +22,9 @@ internal sealed class DccpDemux
     private int _resetsInWindow;
 
     public DccpDemux(IDccpPacketOutput output, NetAddress localAddress, int maxPacketSize, DccpProtocolOptions? options = null,
-        Func<ulong>? issSource = null, Random? random = null)
+        Func<ulong>? issSource = null, Random? random = null, bool transportChecksums = false)
     {
-        Context = new DccpCoreContext(output, localAddress, maxPacketSize, options ?? DccpProtocolOptions.Default);
+        Context = new DccpCoreContext(output, localAddress, maxPacketSize, options ?? DccpProtocolOptions.Default, transportChecksums);
         _issSource = issSource ?? RandomIss;
         _random = random ?? Random.Shared;
     }
@@ -101,7 +101,7 @@ internal sealed class DccpDemux
             return;
         }
 
-        if (!DccpChecksum.Verify(bytes, source, destination))
+        if (!Context.TransportChecksums && !DccpChecksum.Verify(bytes, source, destination))
         {
             Drops.Increment(DccpDropReason.BadChecksum); // dropped silently, never answered (§9.1)
             return;
@@ -287,7 +287,7 @@ internal sealed class DccpDemux
         };
         var w = new DccpPacketWriter(Context.Scratch);
         w.WriteHeader(header);
-        int length = w.Finish([], Context.LocalAddress, source);
+        int length = Context.Finish(ref w, [], source);
         Context.Output.Send(Context.Scratch.AsSpan(0, length), source);
     }
 

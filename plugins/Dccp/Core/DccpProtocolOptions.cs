@@ -63,6 +63,13 @@ public sealed class DccpProtocolOptions
     /// <summary>Connections opened but not yet accepted that a listener holds at most.</summary>
     public int AcceptBacklog { get; init; } = 128;
 
+    /// <summary>
+    /// An open connection whose peer answered nothing for this long while data was in flight is aborted ("peer not
+    /// responding") instead of backing off for minutes: a tunnel (the Dccp stack) reconnects at once when the far
+    /// end restarted. <see cref="TimeSpan.Zero"/> (the default) never gives up, as RFC 4340 does.
+    /// </summary>
+    public TimeSpan DeadPeerTimeout { get; init; }
+
     /// <summary>Shared defaults.</summary>
     public static DccpProtocolOptions Default { get; } = new();
 }

@@ -34,7 +34,8 @@ public sealed class DccpEndpoint : IDisposable
         ArgumentNullException.ThrowIfNull(transport);
         _transport = transport;
         _ownsTransport = ownsTransport;
-        Demux = new DccpDemux(new TransportOutput(transport), transport.LocalAddress, transport.MaxPacketSize, options);
+        Demux = new DccpDemux(new TransportOutput(transport), transport.LocalAddress, transport.MaxPacketSize, options,
+            transportChecksums: transport.ProvidesChecksum);
         _thread = new Thread(Run) { IsBackground = true, Name = "dccp-endpoint" };
         _thread.Start();
     }

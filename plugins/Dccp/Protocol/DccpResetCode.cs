@@ -27,4 +27,6 @@ public enum DccpResetCode : byte
     BadInitCookie = 10,
     /// <summary>The sender detected misbehaviour of the peer's congestion control.</summary>
     AggressionPenalty = 11,
+    /// <summary>DCCP-UDP (RFC 6773 §3.8): the UDP 4-tuple already carries another DCCP connection; retry from another UDP port.</summary>
+    EncapsulatedPortReuse = 12,
 }

@@ -17,6 +17,12 @@ public interface IDccpTransport : IDisposable
     /// <summary>The one local DCCP port this transport serves (UDP encapsulation), or null when any port can be used (raw IP).</summary>
     ushort? BoundPort { get; }
 
+    /// <summary>
+    /// True when the transport checksums every packet itself (DCCP-UDP, RFC 6773 §3.3): the endpoint then sends the
+    /// DCCP Checksum field as zero and ignores it on receipt.
+    /// </summary>
+    bool ProvidesChecksum => false;
+
     /// <summary>Sends one DCCP packet to <paramref name="destination"/>. Thread-safe; copies before returning.</summary>
     void Send(ReadOnlySpan<byte> packet, NetAddress destination);
 

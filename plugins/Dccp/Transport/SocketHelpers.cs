@@ -57,26 +57,33 @@ internal static partial class SocketHelpers
         socket.Poll((int)Math.Clamp(timeout.TotalMicroseconds, 0, int.MaxValue), SelectMode.SelectRead);
 }
 
-/// <summary>A one-entry cache of the destination's socket address: a flow talks to one peer, so sends do not allocate.</summary>
+/// <summary>
+/// Socket addresses of the peers sent to, built once each: sends do not allocate. Bounded: a cache this full is
+/// cleared and filled again from traffic.
+/// </summary>
 internal sealed class DestinationCache
 {
+    private const int MaxEntries = 4096;
+
     private readonly Lock _gate = new();
-    private NetAddress _address;
-    private int _port = -1;
-    private SocketAddress? _socketAddress;
+    private readonly Dictionary<(NetAddress Address, int Port), SocketAddress> _entries = [];
 
     public SocketAddress Get(NetAddress address, int port)
     {
         lock (_gate)
         {
-            if (_socketAddress is null || _port != port || _address != address)
+            if (!_entries.TryGetValue((address, port), out SocketAddress? socketAddress))
             {
-                _socketAddress = SocketHelpers.ToSocketAddress(address, port);
-                _address = address;
-                _port = port;
+                if (_entries.Count >= MaxEntries)
+                {
+                    _entries.Clear();
+                }
+
+                socketAddress = SocketHelpers.ToSocketAddress(address, port);
+                _entries.Add((address, port), socketAddress);
             }
 
-            return _socketAddress;
+            return socketAddress;
         }
     }
 }

@@ -17,7 +17,7 @@ public class LoopbackTests
     {
         using var serverEndpoint = new DccpEndpoint(new UdpEncapsulationTransport(Loopback));
         using var clientEndpoint = new DccpEndpoint(new UdpEncapsulationTransport(Loopback));
-        ushort port = serverEndpoint.Transport.BoundPort!.Value;
+        ushort port = ((UdpEncapsulationTransport)serverEndpoint.Transport).UdpPort;
         using DccpListener listener = serverEndpoint.Listen(port, 7);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
 
@@ -89,7 +89,7 @@ public class LoopbackTests
     {
         using var serverEndpoint = new DccpEndpoint(new UdpEncapsulationTransport(Loopback));
         using var clientEndpoint = new DccpEndpoint(new UdpEncapsulationTransport(Loopback));
-        ushort port = serverEndpoint.Transport.BoundPort!.Value;
+        ushort port = ((UdpEncapsulationTransport)serverEndpoint.Transport).UdpPort;
         using DccpListener listener = serverEndpoint.Listen(port, 1);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         DccpException e = await Assert.ThrowsAsync<DccpException>(() => clientEndpoint.ConnectAsync(new NetEndpoint(Loopback, port), 2, timeout.Token));

@@ -1,0 +1,153 @@
+using System.Net;
+using System.Net.Sockets;
+using VirtualStack.Contracts.Flows;
+using VirtualStack.Contracts.Net;
+using VirtualStack.Contracts.Stacks;
+using VirtualStack.Plugins.Dccp.Core;
+using VirtualStack.Plugins.Dccp.Endpoint;
+using VirtualStack.Plugins.Dccp.Transport;
+using VirtualStack.Plugins.Shared.Diagnostics;
+
+namespace VirtualStack.Plugins.Dccp.Stack;
+
+/// <summary>
+/// Carries each application UDP flow as one DCCP connection (RFC 4340, CCID 2) to the far end the rule's NAT
+/// names. One <see cref="DccpEndpoint"/> per local address (one raw or DCCP-UDP socket, one protocol thread)
+/// serves every flow leaving from that address; connections are told apart by their DCCP ports.
+/// </summary>
+internal sealed class DccpStack : ITransportStack
+{
+    private readonly IStackHost _host;
+    private readonly DccpProtocolOptions _protocol;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<NetAddress, DccpEndpoint> _endpoints = [];
+    private volatile bool _disposed;
+
+    public DccpStack(string name, DccpStackSettings settings, IStackHost host)
+    {
+        Name = name;
+        Settings = settings;
+        _host = host;
+        QueueFullReport = new ErrorReport(host, $"datagrams dropped on stack {name}: a connection's send queue was full (CCID 2 window closed)");
+        _protocol = new DccpProtocolOptions
+        {
+            // A tunnel must come back quickly after the far end restarts: short handshake retries, a bounded
+            // handshake, and a dead peer detected in seconds (the host reopens a faulted flow on its next packet).
+            RequestRetransmitTimeout = TimeSpan.FromMilliseconds(Math.Min(500, settings.ConnectTimeoutMs / 4)),
+            ConnectTimeout = TimeSpan.FromMilliseconds(settings.ConnectTimeoutMs),
+            DeadPeerTimeout = TimeSpan.FromMilliseconds(settings.DeadPeerMs),
+            SendQueueCapacity = settings.SendQueue,
+            CloseTimeout = TimeSpan.FromSeconds(5),
+            TimeWait = TimeSpan.FromSeconds(10),
+        };
+    }
+
+    public string Name { get; }
+
+    public DccpStackSettings Settings { get; }
+
+    public StackCarries Carries => StackCarries.Payload;
+
+    public DccpStackCounters Counters { get; } = new();
+
+    public ErrorReport QueueFullReport { get; }
+
+    public IStackHost Host => _host;
+
+    public bool IsDisposed => _disposed;
+
+    /// <summary>Endpoints (local addresses) in use.</summary>
+    public int EndpointCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _endpoints.Count;
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IStackFlow> Open(FlowKey flow, NetEndpoint remote, IReplySink replies, CancellationToken cancellationToken)
+    {
+        try
+        {
+            ArgumentNullException.ThrowIfNull(replies);
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            cancellationToken.ThrowIfCancellationRequested();
+            if (remote.Port == 0)
+            {
+                throw new ArgumentException($"stack {Name}: the far end {remote} has no DCCP port (set the rule's Nat for this stack)", nameof(remote));
+            }
+
+            DccpEndpoint endpoint = EndpointFor(remote);
+            var stackFlow = new DccpStackFlow(this, endpoint, flow, remote, replies);
+            return new ValueTask<IStackFlow>(stackFlow.Start(cancellationToken));
+        }
+        catch (Exception e)
+        {
+            Interlocked.Increment(ref Counters.OpenFailures);
+            return ValueTask.FromException<IStackFlow>(e);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Flush()
+    {
+        // Send queues each datagram into its connection, which sends what CCID 2's window allows at once; the
+        // rest leaves as acknowledgements open the window, from the endpoint's thread.
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync()
+    {
+        DccpEndpoint[] endpoints;
+        lock (_gate)
+        {
+            _disposed = true;
+            endpoints = [.. _endpoints.Values];
+            _endpoints.Clear();
+        }
+
+        foreach (DccpEndpoint endpoint in endpoints)
+        {
+            endpoint.Dispose(); // aborts what is still open (Reset), stops the thread, closes the socket
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private DccpEndpoint EndpointFor(NetEndpoint remote)
+    {
+        NetAddress local = SourceAddressFor(remote);
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_endpoints.TryGetValue(local, out DccpEndpoint? endpoint))
+            {
+                return endpoint;
+            }
+
+            IDccpTransport transport = Settings.Transport == DccpTransportKind.Udp
+                ? new UdpEncapsulationTransport(local, 0, Settings.Mtu, _host.SocketMark, Settings.Port)
+                : new RawIpTransport(local, Settings.Mtu, _host.SocketMark);
+            endpoint = new DccpEndpoint(transport, _protocol);
+            _endpoints.Add(local, endpoint);
+            _host.Log(StackLogLevel.Information, $"stack {Name}: DCCP endpoint on {local} ({(Settings.Transport == DccpTransportKind.Udp ? "DCCP-UDP" : "raw IP protocol 33")}, MTU {Settings.Mtu})");
+            return endpoint;
+        }
+    }
+
+    /// <summary>
+    /// The local address the kernel routes <paramref name="remote"/> from, for the marked sockets (a connected UDP
+    /// socket carrying the mark: connect sends nothing, it only routes).
+    /// </summary>
+    private NetAddress SourceAddressFor(NetEndpoint remote)
+    {
+        using var probe = new Socket(remote.Address.Family, SocketType.Dgram, ProtocolType.Udp);
+        SocketHelpers.SetMark(probe, _host.SocketMark);
+        probe.Connect(new IPEndPoint(remote.Address.ToIPAddress(), remote.Port));
+        return NetAddress.FromIPAddress(((IPEndPoint)probe.LocalEndPoint!).Address);
+    }
+}

@@ -1,0 +1,228 @@
+using VirtualStack.Contracts.Flows;
+using VirtualStack.Contracts.Net;
+using VirtualStack.Contracts.Packets;
+using VirtualStack.Contracts.Stacks;
+using VirtualStack.Plugins.Dccp.Core;
+using VirtualStack.Plugins.Dccp.Endpoint;
+
+namespace VirtualStack.Plugins.Dccp.Stack;
+
+/// <summary>
+/// One application UDP flow carried as one DCCP connection. <see cref="Send"/> (the host's pipeline thread) queues
+/// the payload into the connection, which sends at once what CCID 2's window allows and keeps the rest (up to the
+/// stack's SendQueue, then drops and counts); it never waits. What the far end sends back is handed to the flow's
+/// <see cref="IReplySink"/> from the endpoint's thread, and a connection that ends while carrying the flow (reset,
+/// dead peer) is reported with <see cref="IReplySink.Fault"/> so that the host opens a new one on the next packet.
+/// </summary>
+internal sealed class DccpStackFlow : IStackFlow, IDccpConnectionObserver
+{
+    private const PacketFlags NotCarried = PacketFlags.Fragment | PacketFlags.TransportMalformed;
+
+    private readonly DccpStack _stack;
+    private readonly DccpEndpoint _endpoint;
+    private readonly IReplySink _replies;
+    private readonly TaskCompletionSource<IStackFlow> _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly byte[] _receiveBuffer;
+    private DccpConnectionCore? _core;
+    private CancellationTokenRegistration _cancellation;
+    private volatile bool _disposed;
+    private bool _faulted;
+
+    public DccpStackFlow(DccpStack stack, DccpEndpoint endpoint, in FlowKey key, NetEndpoint remote, IReplySink replies)
+    {
+        _stack = stack;
+        _endpoint = endpoint;
+        _replies = replies;
+        Key = key;
+        Remote = remote;
+        _receiveBuffer = new byte[endpoint.MaxDatagramSize];
+    }
+
+    public FlowKey Key { get; }
+
+    /// <summary>The far end: address and DCCP port.</summary>
+    public NetEndpoint Remote { get; }
+
+    public StackFlowStats Stats { get; } = new();
+
+    /// <summary>The connection's state and counters (cwnd, RTT, losses), or null before the handshake started.</summary>
+    public DccpConnectionStats? ConnectionStats
+    {
+        get
+        {
+            lock (_endpoint.Gate)
+            {
+                return _core?.GetStats();
+            }
+        }
+    }
+
+    /// <summary>Starts the handshake; the task completes with this flow once the far end's Response arrived.</summary>
+    public Task<IStackFlow> Start(CancellationToken cancellationToken)
+    {
+        lock (_endpoint.Gate)
+        {
+            _core = _endpoint.Demux.Connect(Remote.Address, Remote.Port, _stack.Settings.Service, _endpoint.Now);
+            _core.Observer = this;
+            _endpoint.Demux.Touch(_core);
+        }
+
+        if (cancellationToken.CanBeCanceled)
+        {
+            _cancellation = cancellationToken.Register(static state => ((DccpStackFlow)state!).Cancel(), this);
+        }
+
+        return _opened.Task;
+    }
+
+    /// <inheritdoc />
+    public DropReason Send(ReadOnlySpan<byte> packet, in PacketInfo info)
+    {
+        if (_disposed || _core is not { } core)
+        {
+            return DropReason.ShuttingDown;
+        }
+
+        // A payload stack carries whole UDP payloads only: a fragment has none, a malformed header no trustworthy one.
+        if (!info.HasTransport || (info.Flags & NotCarried) != 0 || info.Protocol != IpProtocols.Udp)
+        {
+            return DropReason.Unsupported;
+        }
+
+        int offset = info.PayloadOffset;
+        int length = info.PayloadLength;
+        if (offset + length > packet.Length)
+        {
+            return DropReason.BadLength;
+        }
+
+        DccpSendStatus status;
+        lock (_endpoint.Gate)
+        {
+            status = core.TrySend(packet.Slice(offset, length), _endpoint.Now);
+            _endpoint.Demux.Touch(core);
+        }
+
+        switch (status)
+        {
+            case DccpSendStatus.Queued:
+                Stats.PacketsSent++;
+                Stats.BytesSent += length;
+                return DropReason.None;
+            case DccpSendStatus.QueueFull:
+                // The window stayed closed while SendQueue datagrams piled up: drop rather than stall the pipeline.
+                Stats.SendErrors++;
+                Interlocked.Increment(ref _stack.Counters.QueueFullDrops);
+                _stack.QueueFullReport.Note(1, 0);
+                return DropReason.StackError;
+            case DccpSendStatus.TooBig:
+                Stats.SendErrors++;
+                Interlocked.Increment(ref _stack.Counters.TooBigDrops);
+                return DropReason.TooBig;
+            default:
+                Stats.SendErrors++;
+                Interlocked.Increment(ref _stack.Counters.NotOpenDrops);
+                return DropReason.StackNotReady;
+        }
+    }
+
+    /// <summary>Closes the connection gracefully (what is queued is sent first); the flow ended.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _cancellation.Dispose();
+        lock (_endpoint.Gate)
+        {
+            if (_core is { } core)
+            {
+                core.Observer = null;
+                core.Close(_endpoint.Now);
+                _endpoint.Demux.Touch(core);
+            }
+        }
+
+        _opened.TrySetException(new ObjectDisposedException(nameof(DccpStackFlow), "the flow ended before its DCCP connection opened"));
+    }
+
+    private void Cancel()
+    {
+        if (!_opened.Task.IsCompleted)
+        {
+            lock (_endpoint.Gate)
+            {
+                _core?.Abort(_endpoint.Now);
+            }
+
+            _opened.TrySetCanceled();
+        }
+    }
+
+    // Observer calls come under the endpoint's lock, from the endpoint's thread or from a Send on the pipeline thread.
+
+    void IDccpConnectionObserver.OnReadable()
+    {
+        DccpConnectionCore? core = _core;
+        if (core is null)
+        {
+            return;
+        }
+
+        int n;
+        while ((n = core.TryReceive(_receiveBuffer)) >= 0)
+        {
+            if (_disposed)
+            {
+                continue; // drain: nobody takes replies any more
+            }
+
+            n = Math.Min(n, _receiveBuffer.Length);
+            Stats.PacketsReceived++;
+            Stats.BytesReceived += n;
+            Interlocked.Increment(ref _stack.Counters.Delivered);
+            _replies.Deliver(_receiveBuffer.AsSpan(0, n));
+        }
+    }
+
+    void IDccpConnectionObserver.OnWritable()
+    {
+        // Send never waits for room, so nobody is waiting to be told.
+    }
+
+    void IDccpConnectionObserver.OnStateChanged(DccpState state)
+    {
+        if (state is DccpState.PartOpen or DccpState.Open)
+        {
+            if (_opened.TrySetResult(this))
+            {
+                Interlocked.Increment(ref _stack.Counters.ConnectionsOpened);
+            }
+
+            return;
+        }
+
+        if (state is not (DccpState.Closed or DccpState.TimeWait))
+        {
+            return;
+        }
+
+        string reason = $"DCCP connection to {Remote} ended: {_core?.CloseReason ?? state.ToString()}";
+        if (!_opened.Task.IsCompleted)
+        {
+            Interlocked.Increment(ref _stack.Counters.OpenFailures);
+            _opened.TrySetException(new DccpException(reason, _core?.ResetCode));
+            return;
+        }
+
+        if (!_disposed && !_faulted)
+        {
+            _faulted = true;
+            Interlocked.Increment(ref _stack.Counters.Faults);
+            _replies.Fault(reason);
+        }
+    }
+}
