@@ -17,6 +17,9 @@ internal static class Program
           status    counters of a running daemon
           flows     flow table of a running daemon
           stacks    per-stack counters of a running daemon
+          switch    force a flow or a rule's flows onto a stack
+          policy    replace a rule's policy at run time
+          measure   hand a measurement to the rules' policies
           bench     measurements side by side with the kernel path           needs root
           udp-gen   send UDP datagrams (the benchmark and demo generator)
           udp-count count received UDP datagrams per time bucket (the benchmark and demo server)
@@ -44,7 +47,8 @@ internal static class Program
             {
                 "run" => parsed.Help ? PrintHelp(RunCommand.Help) : await RunCommand.RunAsync(parsed),
                 "plugins" => parsed.Help ? PrintHelp(PluginsCommand.Help) : PluginsCommand.Run(parsed),
-                "status" or "flows" or "stacks" => parsed.Help ? PrintHelp(ClientCommands.Help) : await ClientCommands.RunAsync(command, parsed),
+                "status" or "flows" or "stacks" or "switch" or "policy" or "measure" =>
+                    parsed.Help ? PrintHelp(ClientCommands.Help) : await ClientCommands.RunAsync(command, parsed),
                 "demo" => parsed.Help ? PrintHelp(DemoCommand.Help) : await DemoCommand.RunAsync(parsed),
                 "bench" => parsed.Help ? PrintHelp(BenchCommand.Help) : await BenchCommand.RunAsync(parsed),
                 "udp-gen" => parsed.Help ? PrintHelp(ToolCommands.GenHelp) : ToolCommands.Generate(parsed),

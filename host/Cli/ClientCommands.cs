@@ -8,46 +8,75 @@ using VirtualStack.Host.Management;
 
 namespace VirtualStack.Host.Cli;
 
-/// <summary><c>vs status | flows | stacks</c>: ask a running daemon through its management socket.</summary>
+/// <summary>
+/// <c>vs status | flows | stacks | switch | policy | measure</c>: ask or tell a running daemon through its management
+/// socket. Human text by default, the daemon's JSON with <c>--json</c>.
+/// </summary>
 internal static class ClientCommands
 {
     public const string Help = """
         Usage: vs status|flows|stacks [--socket PATH | --config FILE] [--json]
+               vs switch FLOW|RULE STACK [--socket PATH | --config FILE] [--json]
+               vs policy RULE NAME [KEY=VALUE ...] [--socket PATH | --config FILE] [--json]
+               vs measure STACK [loss=R] [rtt_ms=MS] [cwnd=PACKETS] [throughput_bps=BPS] [--rule RULE] [--flow ID] [...]
 
-        Asks a running daemon. The socket is --socket PATH, else the Management:Socket of --config FILE,
-        else /run/virtualstack/vs.sock.
-          status   counters: packets, drops by reason, flows, replies
-          flows    the flow table: rule, active stack, packets, each cached stack
-          stacks   per-stack counters
+        Asks or tells a running daemon. The socket is --socket PATH, else the Management:Socket of --config FILE,
+        else /run/virtualstack/vs.sock (owner-only: run as the user that runs vs run).
+          status   counters: packets, drops by reason, flows, replies; rules with their policies and policy errors
+          flows    the flow table: rule, active stack, switches and their delays, each cached stack and its build time
+          stacks   per-stack counters, build times and switch delays (min/median/max)
+          switch   forces a flow (its ID from vs flows, or flow:ID) or every flow of a rule (its name, or rule:NAME)
+                   onto one of the rule's stacks, overriding the policy until vs policy sets one again
+          policy   replaces a rule's policy at run time (Static, TimedSwitch, RuleBased, MeasurementDriven or a
+                   plugin's), with its options (e.g. Period=00:00:01, When:0:Stack=udpB); checked first: a bad one
+                   changes nothing; ends every override of the rule
+          measure  hands a measurement of a stack (or of one flow on it: --flow) to the policies of the rules
+                   that use it (or of --rule only), as MeasurementDriven reads them
         --json prints the daemon's answer as JSON (stable keys, for scripts).
+        Exit status: 0 done, 1 refused by the daemon (nothing changed) or no daemon, 2 bad usage.
         """;
 
     public static async Task<int> RunAsync(string command, ParsedArguments args)
     {
         string socket = ResolveSocket(args);
         bool json = args.Flag("json");
-        args.RejectUnknown();
+        JsonObject request = Request(command, args);
         JsonObject answer;
         try
         {
-            answer = await ManagementClient.SendAsync(socket, new JsonObject { ["command"] = command }, TimeSpan.FromSeconds(10));
+            answer = await ManagementClient.SendAsync(socket, request, TimeSpan.FromSeconds(10));
         }
         catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
         {
-            ConsoleLog.Write($"cannot reach a daemon at {socket}: {e.Message} (is 'vs run' running? pass --socket or --config)");
+            string hint = e is SocketException { SocketErrorCode: SocketError.AccessDenied }
+                ? "the socket is owner-only: run as the user that runs vs run"
+                : "is 'vs run' running? pass --socket or --config";
+            ConsoleLog.Write($"cannot reach a daemon at {socket}: {e.Message} ({hint})");
             return 1;
         }
 
-        if (answer["ok"]?.GetValue<bool>() != true)
+        return Print(command, answer, json);
+    }
+
+    /// <summary>Prints an answer the way the command shows it; 0 when the daemon did it, 1 when it refused.</summary>
+    internal static int Print(string command, JsonObject answer, bool json)
+    {
+        var indented = new JsonSerializerOptions { WriteIndented = true };
+        if (answer["ok"] is not JsonValue ok || !ok.TryGetValue(out bool done) || !done)
         {
             ConsoleLog.Write($"error: {answer["error"]}");
+            if (json)
+            {
+                Console.Out.WriteLine(answer.ToJsonString(indented));
+            }
+
             return 1;
         }
 
         JsonNode? result = answer["result"];
         if (json)
         {
-            Console.Out.WriteLine(result?.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            Console.Out.WriteLine(result?.ToJsonString(indented));
             return 0;
         }
 
@@ -62,9 +91,142 @@ internal static class ClientCommands
             case "stacks":
                 PrintStacks(result!.AsArray());
                 break;
+            case "switch":
+                PrintSwitch(result!.AsObject());
+                break;
+            case "policy":
+                PrintPolicy(result!.AsObject());
+                break;
+            case "measure":
+                PrintMeasure(result!.AsObject());
+                break;
+            default:
+                Console.Out.WriteLine(result?.ToJsonString(indented));
+                break;
         }
 
         return 0;
+    }
+
+    /// <summary>The request for <paramref name="command"/> from the command line; usage errors throw (exit 2).</summary>
+    internal static JsonObject Request(string command, ParsedArguments args)
+    {
+        var request = new JsonObject { ["command"] = command };
+        List<string> words = args.Positional;
+        switch (command)
+        {
+            case "switch":
+                if (words.Count != 2)
+                {
+                    throw new UsageException("vs switch needs FLOW|RULE and STACK, e.g. vs switch 3 udpB or vs switch telemetry dccp");
+                }
+
+                request["target"] = words[0];
+                request["stack"] = words[1];
+                args.RejectUnknown(maxPositional: 2);
+                break;
+            case "policy":
+                if (words.Count < 2)
+                {
+                    throw new UsageException("vs policy needs RULE and NAME, e.g. vs policy telemetry TimedSwitch Period=00:00:01");
+                }
+
+                request["rule"] = words[0];
+                request["policy"] = words[1];
+                request["options"] = Pairs(words.Skip(2), "option");
+                args.RejectUnknown(maxPositional: words.Count);
+                break;
+            case "measure":
+                if (words.Count < 2)
+                {
+                    throw new UsageException("vs measure needs STACK and at least one value, e.g. vs measure udpA loss=0.2 rtt_ms=35");
+                }
+
+                request["stack"] = words[0];
+                foreach ((string key, JsonNode? value) in Pairs(words.Skip(1), "value"))
+                {
+                    string text = value!.GetValue<string>();
+                    if (key is not ("loss" or "rtt_ms" or "cwnd" or "throughput_bps"))
+                    {
+                        throw new UsageException($"unknown measurement '{key}' (known: loss, rtt_ms, cwnd, throughput_bps)");
+                    }
+
+                    request[key] = double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double number)
+                        ? number
+                        : throw new UsageException($"{key}: '{text}' is not a number");
+                }
+
+                if (args.Option("rule") is { } rule)
+                {
+                    request["rule"] = rule;
+                }
+
+                if (args.Option("flow") is { } flow)
+                {
+                    request["flow"] = long.TryParse(flow, NumberStyles.None, CultureInfo.InvariantCulture, out long id)
+                        ? id
+                        : throw new UsageException($"--flow: '{flow}' is not a flow number");
+                }
+
+                args.RejectUnknown(maxPositional: words.Count);
+                break;
+            default:
+                args.RejectUnknown();
+                break;
+        }
+
+        return request;
+    }
+
+    private static JsonObject Pairs(IEnumerable<string> words, string what)
+    {
+        var pairs = new JsonObject();
+        foreach (string word in words)
+        {
+            int equals = word.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0)
+            {
+                throw new UsageException($"'{word}' is not a {what} written KEY=VALUE");
+            }
+
+            pairs[word[..equals]] = word[(equals + 1)..];
+        }
+
+        return pairs;
+    }
+
+    private static void PrintSwitch(JsonObject r)
+    {
+        if (r["flow"] is not null)
+        {
+            Console.Out.WriteLine($"flow {r["flow"]} ({r["key"]}, rule {r["rule"]}): forced onto {r["stack"]} (was {r["was"]?.ToString() ?? "none yet"})");
+        }
+        else
+        {
+            Console.Out.WriteLine($"rule {r["rule"]}: every flow ({r["flows"]} now) forced onto {r["stack"]} (policy {r["policy"]} overridden)");
+        }
+
+        Console.Out.WriteLine(r["note"]?.ToString());
+    }
+
+    private static void PrintPolicy(JsonObject r)
+    {
+        static string Options(JsonNode? o) => o is JsonObject { Count: > 0 } obj ? " " + string.Join(' ', obj.Select(p => $"{p.Key}={p.Value}")) : "";
+        JsonObject was = r["was"]!.AsObject();
+        Console.Out.WriteLine($"rule {r["rule"]}: policy {r["policy"]}{Options(r["options"])} (was {was["policy"]}{Options(was["options"])}{(was["forced"] is { } f ? $", forced onto {f}" : "")})");
+        Console.Out.WriteLine($"state: {r["state"]}");
+        Console.Out.WriteLine(r["note"]?.ToString());
+    }
+
+    private static void PrintMeasure(JsonObject r)
+    {
+        foreach (JsonNode? node in r["delivered"]!.AsArray())
+        {
+            JsonObject d = node!.AsObject();
+            Console.Out.WriteLine(d["error"] is { } error
+                ? $"rule {d["rule"]} ({d["policy"]}): the policy failed to take it: {error}"
+                : $"rule {d["rule"]} ({d["policy"]}): {d["state"]}");
+        }
     }
 
     public static string ResolveSocket(ParsedArguments args)

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using VirtualStack.Contracts.Measurements;
 using VirtualStack.Contracts.Packets;
 using VirtualStack.Host.Daemon;
 using VirtualStack.Host.Decision;
@@ -20,25 +21,99 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
 
     public ValueTask DisposeAsync() => _control.DisposeAsync();
 
-    public static readonly string[] Commands = ["status", "flows", "stacks", "plugins"];
+    public static readonly string[] Commands = ["status", "flows", "stacks", "plugins", "switch", "policy", "measure"];
 
-    public async Task<JsonObject> HandleAsync(JsonObject request)
+    internal ControlPlane Control => _control;
+
+    /// <summary>
+    /// Answers one request. <paramref name="source"/> says who asks (an operator on the local socket, the controller
+    /// over the remote interface): measurements are labelled with it. A refused command answers ok=false with the
+    /// reason and has changed nothing.
+    /// </summary>
+    public async Task<JsonObject> HandleAsync(JsonObject request, MeasurementSource source = MeasurementSource.Operator)
     {
-        string? command = request["command"]?.GetValue<string>();
-        JsonNode? result = command switch
+        string? command = request["command"] is JsonValue c && c.TryGetValue(out string? name) ? name : null;
+        JsonNode? result;
+        try
         {
-            "status" => Status(request["collect"]?.GetValue<bool>() == true),
-            "stacks" => Stacks(),
-            "plugins" => Plugins(),
-            "flows" => await Flows(),
-            _ => null,
-        };
+            result = command switch
+            {
+                "status" => Status(request["collect"] is JsonValue v && v.TryGetValue(out bool collect) && collect),
+                "stacks" => Stacks(),
+                "plugins" => Plugins(),
+                "flows" => await Flows(),
+                "switch" => await _control.SwitchAsync(Text(request, "target"), Text(request, "stack")),
+                "policy" => await _control.SetPolicyAsync(Text(request, "rule"), Text(request, "policy"), Options(request)),
+                "measure" => await _control.MeasureAsync(Text(request, "stack"), OptionalText(request, "rule"), FlowId(request), Values(request), source),
+                _ => null,
+            };
+        }
+        catch (ManagementException e)
+        {
+            return ManagementServer.Error(e.Message);
+        }
+
         return result is null
             ? ManagementServer.Error($"unknown command '{command}' (known: {string.Join(", ", Commands)})")
             : new JsonObject { ["ok"] = true, ["result"] = result };
     }
 
-    /// <param name="collect">Run a full collection first, so that <c>gc_heap_bytes</c> is the live heap (benchmarks ask for it).</param>
+    private static string Text(JsonObject request, string key) =>
+        OptionalText(request, key) ?? throw new ManagementException($"'{key}' is missing");
+
+    private static string? OptionalText(JsonObject request, string key) => request[key] switch
+    {
+        null => null,
+        JsonValue v when v.TryGetValue(out string? text) => text,
+        JsonValue v when v.TryGetValue(out long number) => number.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        _ => throw new ManagementException($"'{key}' must be a string"),
+    };
+
+    private static long? FlowId(JsonObject request) => request["flow"] switch
+    {
+        null => null,
+        JsonValue v when v.TryGetValue(out long id) => id,
+        JsonValue v when v.TryGetValue(out string? text) && long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long id) => id,
+        _ => throw new ManagementException("'flow' must be a flow number"),
+    };
+
+    private static Dictionary<string, string> Options(JsonObject request)
+    {
+        var options = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        if (request["options"] is null)
+        {
+            return options;
+        }
+
+        if (request["options"] is not JsonObject given)
+        {
+            throw new ManagementException("'options' must be an object of option names to values");
+        }
+
+        foreach ((string key, JsonNode? value) in given)
+        {
+            options[key] = value switch
+            {
+                JsonValue v when v.TryGetValue(out string? text) => text,
+                JsonValue v => v.ToJsonString(),
+                _ => throw new ManagementException($"options: '{key}' must be a string or a number (nested options are written 'When:0:Stack')"),
+            };
+        }
+
+        return options;
+    }
+
+    private static MeasurementValues Values(JsonObject request) => new(
+        Number(request, "loss"), Number(request, "rtt_ms"), Number(request, "cwnd"), Number(request, "throughput_bps"));
+
+    private static double? Number(JsonObject request, string key) => request[key] switch
+    {
+        null => null,
+        JsonValue v when v.TryGetValue(out double number) => number,
+        JsonValue v when v.TryGetValue(out string? text) && double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double number) => number,
+        _ => throw new ManagementException($"'{key}' must be a number"),
+    };
+
     private JsonObject Status(bool collect)
     {
         PipelineCounters c = daemon.Pipeline.Counters;

@@ -29,9 +29,10 @@ internal sealed class PipelineHarness : IAsyncDisposable
         B = second ?? new RecordingStack("udpB");
         Raw = new RecordingStack("raw", Contracts.Stacks.StackCarries.Packet);
         Policy = new RulePolicy("test", ["udpA", "udpB"], new PolicyBinding("Test", new Dictionary<string, string>(), policy, -1, 1, DateTimeOffset.UtcNow));
+        Runtimes = [new StackRuntime(0, "udpA", "T", A), new StackRuntime(1, "udpB", "T", B), new StackRuntime(2, "raw", "T", Raw)];
         var rules = new RuleSet(
-            [new Rule("test", new RuleMatch(IpProtocols.Udp, null, null, null, null), [new StackRuntime(0, "udpA", "T", A), new StackRuntime(1, "udpB", "T", B)], Policy, null, null)],
-            new Rule("default", RuleMatch.Any, [new StackRuntime(2, "raw", "T", Raw)], FirstStackPolicy.Instance, null, null));
+            [new Rule("test", new RuleMatch(IpProtocols.Udp, null, null, null, null), [Runtimes[0], Runtimes[1]], Policy, null, null)],
+            new Rule("default", RuleMatch.Any, [Runtimes[2]], FirstStackPolicy.Instance, null, null));
         Counters = new PipelineCounters();
         Flows = new FlowManager(rules, FlowTimeouts.Default, 1000, new RecordingReplyWriter());
         Pool = new PacketBatchPool(8, 16, 2048);
@@ -56,6 +57,8 @@ internal sealed class PipelineHarness : IAsyncDisposable
     public RecordingStack Raw { get; }
 
     public RulePolicy Policy { get; }
+
+    public StackRuntime[] Runtimes { get; }
 
     public PipelineCounters Counters { get; }
 
