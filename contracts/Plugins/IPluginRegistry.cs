@@ -18,4 +18,11 @@ public interface IPluginRegistry
     /// </summary>
     void AddPolicy(IPolicyFactory factory) =>
         throw new NotSupportedException($"this host does not take policy plugins ('{factory?.Name}')");
+
+    /// <summary>
+    /// Adds a <c>vs</c> subcommand (<see cref="IPluginCommand.Name"/>). The default body only keeps registries written
+    /// before plugins could add commands compiling; the host implements it.
+    /// </summary>
+    void AddCommand(IPluginCommand command) =>
+        throw new NotSupportedException($"this host does not take plugin commands ('{command?.Name}')");
 }

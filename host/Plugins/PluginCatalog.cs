@@ -24,6 +24,7 @@ internal sealed class PluginCatalog : IDisposable
     private readonly Dictionary<string, (IStackFactory Factory, string Plugin)> _stacks = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, (INatFactory Factory, string Plugin)> _nats = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, (IPolicyFactory Factory, string Plugin)> _policies = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, (IPluginCommand Command, string Plugin)> _commands = new(StringComparer.OrdinalIgnoreCase);
 
     private PluginCatalog(string directory)
     {
@@ -62,6 +63,9 @@ internal sealed class PluginCatalog : IDisposable
     public INatFactory? FindNat(string name) => _nats.TryGetValue(name, out var entry) ? entry.Factory : null;
 
     public IPolicyFactory? FindPolicy(string name) => _policies.TryGetValue(name, out var entry) ? entry.Factory : null;
+
+    /// <summary>The <c>vs</c> subcommand a plugin provides under <paramref name="name"/>, or null.</summary>
+    public IPluginCommand? FindCommand(string name) => _commands.TryGetValue(name, out var entry) ? entry.Command : null;
 
     /// <summary>The policies found, by name, with the plugin that provides each.</summary>
     public IEnumerable<(IPolicyFactory Factory, string Plugin)> Policies => _policies.Values;
@@ -169,12 +173,24 @@ internal sealed class PluginCatalog : IDisposable
             _policies[policy.Name] = (policy, module.Name);
         }
 
+        foreach (IPluginCommand command in registry.Commands)
+        {
+            if (_commands.TryGetValue(command.Name, out var existing))
+            {
+                _failures.Add(new PluginFailure(module.Name, folder, $"command '{command.Name}' is already provided by plugin {existing.Plugin}; ignored"));
+                continue;
+            }
+
+            _commands[command.Name] = (command, module.Name);
+        }
+
         string version = assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]
             ?? assembly.GetName().Version?.ToString() ?? "?";
         _plugins.Add(new LoadedPlugin(module.Name, folder, version,
             registry.Stacks.Select(s => $"stack {s.Name}: {s.Description}")
                 .Concat(registry.Nats.Select(n => $"nat {n.Name}"))
                 .Concat(registry.Policies.Select(p => $"policy {p.Name}: {p.Description}"))
+                .Concat(registry.Commands.Select(c => $"command vs {c.Name}: {c.Summary}"))
                 .ToArray()));
     }
 
@@ -242,6 +258,10 @@ internal sealed class PluginCatalog : IDisposable
         public void AddNat(INatFactory factory) => Nats.Add(factory ?? throw new ArgumentNullException(nameof(factory)));
 
         public void AddPolicy(IPolicyFactory factory) => Policies.Add(factory ?? throw new ArgumentNullException(nameof(factory)));
+
+        public List<IPluginCommand> Commands { get; } = [];
+
+        public void AddCommand(IPluginCommand command) => Commands.Add(command ?? throw new ArgumentNullException(nameof(command)));
     }
 }
 

@@ -1,5 +1,6 @@
 using VirtualStack.Contracts.Plugins;
 using VirtualStack.Plugins.Dccp.Stack;
+using VirtualStack.Plugins.Dccp.Tool;
 
 namespace VirtualStack.Plugins.Dccp;
 
@@ -17,5 +18,6 @@ public sealed class DccpPluginModule : IPluginModule
     {
         ArgumentNullException.ThrowIfNull(registry);
         registry.AddStack(new DccpStackFactory());
+        registry.AddCommand(new DccpToolCommand());
     }
 }

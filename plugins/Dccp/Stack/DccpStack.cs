@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using VirtualStack.Contracts.Flows;
 using VirtualStack.Contracts.Net;
 using VirtualStack.Contracts.Stacks;
@@ -120,7 +118,7 @@ internal sealed class DccpStack : ITransportStack
 
     private DccpEndpoint EndpointFor(NetEndpoint remote)
     {
-        NetAddress local = SourceAddressFor(remote);
+        NetAddress local = Routing.SourceAddressFor(remote, _host.SocketMark);
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -137,17 +135,5 @@ internal sealed class DccpStack : ITransportStack
             _host.Log(StackLogLevel.Information, $"stack {Name}: DCCP endpoint on {local} ({(Settings.Transport == DccpTransportKind.Udp ? "DCCP-UDP" : "raw IP protocol 33")}, MTU {Settings.Mtu})");
             return endpoint;
         }
-    }
-
-    /// <summary>
-    /// The local address the kernel routes <paramref name="remote"/> from, for the marked sockets (a connected UDP
-    /// socket carrying the mark: connect sends nothing, it only routes).
-    /// </summary>
-    private NetAddress SourceAddressFor(NetEndpoint remote)
-    {
-        using var probe = new Socket(remote.Address.Family, SocketType.Dgram, ProtocolType.Udp);
-        SocketHelpers.SetMark(probe, _host.SocketMark);
-        probe.Connect(new IPEndPoint(remote.Address.ToIPAddress(), remote.Port));
-        return NetAddress.FromIPAddress(((IPEndPoint)probe.LocalEndPoint!).Address);
     }
 }

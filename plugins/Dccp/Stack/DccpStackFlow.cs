@@ -1,4 +1,5 @@
 using VirtualStack.Contracts.Flows;
+using VirtualStack.Contracts.Measurements;
 using VirtualStack.Contracts.Net;
 using VirtualStack.Contracts.Packets;
 using VirtualStack.Contracts.Stacks;
@@ -14,7 +15,7 @@ namespace VirtualStack.Plugins.Dccp.Stack;
 /// <see cref="IReplySink"/> from the endpoint's thread, and a connection that ends while carrying the flow (reset,
 /// dead peer) is reported with <see cref="IReplySink.Fault"/> so that the host opens a new one on the next packet.
 /// </summary>
-internal sealed class DccpStackFlow : IStackFlow, IDccpConnectionObserver
+internal sealed class DccpStackFlow : IStackFlow, IMeasuredFlow, IDccpConnectionObserver
 {
     private const PacketFlags NotCarried = PacketFlags.Fragment | PacketFlags.TransportMalformed;
 
@@ -55,6 +56,28 @@ internal sealed class DccpStackFlow : IStackFlow, IDccpConnectionObserver
                 return _core?.GetStats();
             }
         }
+    }
+
+    /// <summary>The path as this connection's CCID 2 sees it: RTT, congestion window, and the loss ratio of our data.</summary>
+    public bool TryMeasure(out MeasurementValues values)
+    {
+        DccpConnectionStats s;
+        lock (_endpoint.Gate)
+        {
+            if (_core is not { State: DccpState.Open or DccpState.PartOpen } core)
+            {
+                values = default;
+                return false;
+            }
+
+            s = core.GetStats();
+        }
+
+        values = new MeasurementValues(
+            LossRatio: s.DataPacketsSent == 0 ? null : (double)s.DataPacketsLost / s.DataPacketsSent,
+            RttMs: s.Rtt == TimeSpan.Zero ? null : s.Rtt.TotalMilliseconds,
+            CongestionWindow: s.Cwnd);
+        return true;
     }
 
     /// <summary>Starts the handshake; the task completes with this flow once the far end's Response arrived.</summary>

@@ -26,6 +26,7 @@ public class DccpStackTests
         new DccpPluginModule().Register(registry);
         IStackFactory factory = Assert.Single(registry.Stacks);
         Assert.Equal("Dccp", factory.Name);
+        Assert.Equal("dccp", Assert.Single(registry.Commands).Name);
 
         Assert.Null(factory.Validate(Options(("Ccid", "2"), ("Service", "0x52545056"), ("Transport", "udp"), ("Port", "6511"), ("Mtu", "1400"))));
         Assert.Null(factory.Validate(Options(("Service", "RTPV"))));
@@ -194,8 +195,12 @@ public class DccpStackTests
 
         public void AddStack(IStackFactory factory) => Stacks.Add(factory);
 
+        public List<IPluginCommand> Commands { get; } = [];
+
         public void AddNat(INatFactory factory)
         {
         }
+
+        public void AddCommand(IPluginCommand command) => Commands.Add(command);
     }
 }

@@ -1,0 +1,347 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using VirtualStack.Contracts.Net;
+using VirtualStack.Plugins.Dccp.Core;
+using VirtualStack.Plugins.Dccp.Endpoint;
+using VirtualStack.Plugins.Dccp.Stack;
+using VirtualStack.Plugins.Dccp.Transport;
+
+namespace VirtualStack.Plugins.Dccp.Tool;
+
+/// <summary>
+/// <c>vs dccp listen</c>: accepts DCCP connections and hands each datagram, as UDP, to an unchanged server
+/// (<c>--deliver</c>); the server's replies go back over the same connection. Each connection gets a UDP socket of
+/// its own toward the server, so a reply maps back to its connection by the socket it arrives on.
+/// </summary>
+internal sealed class ListenTool
+{
+    private readonly TextWriter _output;
+    private readonly Lock _outputGate = new();
+    private readonly List<Session> _sessions = [];
+    private readonly Totals _totals = new();
+    private int _nextId;
+
+    private ListenTool(TextWriter output)
+    {
+        _output = output;
+    }
+
+    public static async Task<int> RunAsync(ToolArguments args, TextWriter output, CancellationToken cancellationToken)
+    {
+        int port = args.Int("port", 0, 1, 65535);
+        if (port == 0)
+        {
+            throw new ToolUsageException("--port is required (the DCCP port to listen on)");
+        }
+
+        uint? service = args.Service("service");
+        NetEndpoint? deliver = args.Endpoint("deliver");
+        bool echo = args.Flag("echo");
+        DccpTransportKind kind = args.Transport();
+        ushort udpPort = (ushort)args.Int("udp-port", port, 1, 65535);
+        NetAddress? address = args.Address("address");
+        int mtu = args.Int("mtu", 1500, 576, 65535);
+        int mark = args.Int("mark", 0, 0, int.MaxValue);
+        int statsMs = args.Int("stats-ms", 0, 0, 3_600_000);
+        args.RejectUnknown();
+        if (deliver is not null && echo)
+        {
+            throw new ToolUsageException("--deliver and --echo exclude each other");
+        }
+
+        var tool = new ListenTool(output);
+        return await tool.RunAsync(new Settings((ushort)port, service, deliver, echo, kind, udpPort, address, mtu, mark, statsMs), cancellationToken);
+    }
+
+    private async Task<int> RunAsync(Settings settings, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<NetAddress> addresses = settings.Address is { } one ? [one] : Routing.LocalAddresses();
+        var endpoints = new List<DccpEndpoint>();
+        var listeners = new List<DccpListener>();
+        try
+        {
+            foreach (NetAddress local in addresses)
+            {
+                IDccpTransport transport = ToolTransports.Open(settings.Kind, local, settings.UdpPort, settings.Mtu, settings.Mark, 0);
+                var endpoint = new DccpEndpoint(transport);
+                endpoints.Add(endpoint);
+                listeners.Add(settings.Service is { } sc ? endpoint.Listen(settings.Port, sc) : endpoint.Listen(settings.Port));
+            }
+
+            string where = string.Join(", ", addresses.Select(a => a.ToString()));
+            string to = settings.Deliver is { } d ? $"delivering to udp {d}" : settings.Echo ? "echoing" : "counting";
+            string udp = settings.Kind == DccpTransportKind.Udp ? $" (UDP port {settings.UdpPort})" : string.Empty;
+            Line($"listening on DCCP port {settings.Port}{udp} over {ToolTransports.Describe(settings.Kind)} on {where}, service {(settings.Service is { } s ? s.ToString(CultureInfo.InvariantCulture) : "any")}, {to}");
+
+            Task[] accepting = [.. listeners.Select(l => AcceptLoop(l, settings, cancellationToken))];
+            Task stats = settings.StatsMs > 0 ? StatsLoop(settings.StatsMs, cancellationToken) : Task.CompletedTask;
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            foreach (DccpListener listener in listeners)
+            {
+                listener.Dispose();
+            }
+
+            await Task.WhenAll(accepting.Append(stats));
+            Session[] open;
+            lock (_sessions)
+            {
+                open = [.. _sessions];
+            }
+
+            // Close what is still open gracefully, briefly: the peer sees Close/CloseReq rather than silence.
+            using var closing = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await Task.WhenAll(open.Select(s => s.CloseAsync(closing.Token)));
+            await Task.WhenAll(open.Select(s => s.Finished));
+            Line(_totals.Describe(endpoints));
+            return 0;
+        }
+        finally
+        {
+            foreach (DccpEndpoint endpoint in endpoints)
+            {
+                endpoint.Dispose();
+            }
+        }
+    }
+
+    private async Task AcceptLoop(DccpListener listener, Settings settings, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            DccpConnection connection;
+            try
+            {
+                connection = await listener.AcceptAsync(cancellationToken);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+
+            var session = new Session(this, Interlocked.Increment(ref _nextId), connection, settings);
+            lock (_sessions)
+            {
+                _sessions.Add(session);
+            }
+
+            session.Start(cancellationToken);
+        }
+    }
+
+    private async Task StatsLoop(int intervalMs, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(intervalMs));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                Session[] open;
+                lock (_sessions)
+                {
+                    open = [.. _sessions];
+                }
+
+                foreach (Session s in open)
+                {
+                    Line($"stats #{s.Id} {s.Connection.RemoteEndPoint}: in {s.In} out {s.Out}; {ToolTransports.Describe(s.Connection.Stats)}");
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private void Line(string text)
+    {
+        lock (_outputGate)
+        {
+            _output.WriteLine(text);
+            _output.Flush();
+        }
+    }
+
+    private sealed record Settings(ushort Port, uint? Service, NetEndpoint? Deliver, bool Echo, DccpTransportKind Kind, ushort UdpPort,
+        NetAddress? Address, int Mtu, int Mark, int StatsMs);
+
+    private sealed class Totals
+    {
+        public long Connections;
+        public long In;
+        public long InBytes;
+        public long Out;
+        public long ReplyDrops;
+        public long DeliverErrors;
+
+        public string Describe(List<DccpEndpoint> endpoints)
+        {
+            long dropped = 0;
+            foreach (DccpEndpoint endpoint in endpoints)
+            {
+                dropped += endpoint.Drops.Total;
+            }
+
+            string drops = string.Join(", ", endpoints.Select(e => e.Drops.ToString()).Where(t => t.Length > 0));
+            return string.Create(CultureInfo.InvariantCulture,
+                $"totals: connections {Connections}, datagrams in {In} ({InBytes} bytes), replies out {Out}, reply drops {ReplyDrops}, deliver errors {DeliverErrors}, packets dropped {dropped}{(drops.Length > 0 ? " (" + drops + ")" : string.Empty)}");
+        }
+    }
+
+    /// <summary>One accepted connection and, with --deliver, its own UDP socket toward the server.</summary>
+    private sealed class Session(ListenTool tool, int id, DccpConnection connection, Settings settings)
+    {
+        private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private Socket? _socket;
+        private long _in;
+        private long _out;
+        private long _replyDrops;
+        private long _deliverErrors;
+
+        public int Id => id;
+
+        public DccpConnection Connection => connection;
+
+        public long In => Interlocked.Read(ref _in);
+
+        public long Out => Interlocked.Read(ref _out);
+
+        public Task Finished => _finished.Task;
+
+        public void Start(CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref tool._totals.Connections);
+            string via = string.Empty;
+            if (settings.Deliver is { } deliver)
+            {
+                _socket = new Socket(deliver.Address.Family, SocketType.Dgram, ProtocolType.Udp);
+                SocketHelpers.SetMark(_socket, settings.Mark);
+                _socket.Connect(deliver.ToIPEndPoint());
+                via = $", delivering from udp {((IPEndPoint)_socket.LocalEndPoint!).Port} to {deliver}";
+                _ = Task.Run(() => RepliesLoop(cancellationToken), CancellationToken.None);
+            }
+
+            tool.Line($"accepted #{id} {connection.RemoteEndPoint} -> port {connection.LocalPort}, service {connection.ServiceCode}, max datagram {connection.MaxDatagramSize}{via}");
+            _ = Task.Run(() => DatagramsLoop(cancellationToken), CancellationToken.None);
+        }
+
+        public async Task CloseAsync(CancellationToken cancellationToken)
+        {
+            try
+            {
+                await connection.CloseAsync(cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                connection.Abort();
+            }
+        }
+
+        private async Task DatagramsLoop(CancellationToken cancellationToken)
+        {
+            byte[] buffer = new byte[65536];
+            try
+            {
+                while (true)
+                {
+                    int n = await connection.ReceiveAsync(buffer, CancellationToken.None);
+                    if (n < 0)
+                    {
+                        break;
+                    }
+
+                    Interlocked.Increment(ref _in);
+                    Interlocked.Increment(ref tool._totals.In);
+                    Interlocked.Add(ref tool._totals.InBytes, n);
+                    if (_socket is { } socket)
+                    {
+                        try
+                        {
+                            socket.Send(buffer.AsSpan(0, n));
+                        }
+                        catch (SocketException)
+                        {
+                            Interlocked.Increment(ref _deliverErrors); // e.g. the server is not up: ICMP port unreachable
+                            Interlocked.Increment(ref tool._totals.DeliverErrors);
+                        }
+                    }
+                    else if (settings.Echo)
+                    {
+                        Reply(buffer.AsSpan(0, n));
+                    }
+                }
+            }
+            finally
+            {
+                DccpConnectionStats stats = connection.Stats;
+                tool.Line(string.Create(CultureInfo.InvariantCulture,
+                    $"closed #{id} {connection.RemoteEndPoint}: {connection.CloseReason ?? "?"}; in {In}, replies out {Out}, reply drops {_replyDrops}, deliver errors {_deliverErrors}; {ToolTransports.Describe(stats)}"));
+                _socket?.Dispose();
+                lock (tool._sessions)
+                {
+                    tool._sessions.Remove(this);
+                }
+
+                await connection.DisposeAsync();
+                _finished.TrySetResult();
+                _ = cancellationToken;
+            }
+        }
+
+        private async Task RepliesLoop(CancellationToken cancellationToken)
+        {
+            byte[] buffer = new byte[65536];
+            try
+            {
+                while (true)
+                {
+                    int n = await _socket!.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+                    Reply(buffer.AsSpan(0, n));
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException or DccpException)
+            {
+                // The connection or the socket ended (SocketException: ECONNREFUSED from an earlier send is not an end).
+                if (e is SocketException && !_finished.Task.IsCompleted && connection.State is not (DccpState.Closed or DccpState.TimeWait))
+                {
+                    _ = Task.Run(() => RepliesLoop(cancellationToken), CancellationToken.None);
+                }
+            }
+        }
+
+        private void Reply(ReadOnlySpan<byte> datagram)
+        {
+            bool queued;
+            try
+            {
+                queued = connection.TrySend(datagram);
+            }
+            catch (ArgumentException)
+            {
+                queued = false; // larger than the connection's maximum datagram
+            }
+            catch (DccpException)
+            {
+                return;
+            }
+
+            if (queued)
+            {
+                Interlocked.Increment(ref _out);
+                Interlocked.Increment(ref tool._totals.Out);
+            }
+            else
+            {
+                Interlocked.Increment(ref _replyDrops); // the window stayed closed while the send queue filled
+                Interlocked.Increment(ref tool._totals.ReplyDrops);
+            }
+        }
+    }
+}
