@@ -4,7 +4,9 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Configuration;
 using VirtualStack.Host.Configuration;
+using VirtualStack.Contracts.Net;
 using VirtualStack.Host.Management;
+using VirtualStack.Host.Remote;
 
 namespace VirtualStack.Host.Cli;
 
@@ -15,7 +17,7 @@ namespace VirtualStack.Host.Cli;
 internal static class ClientCommands
 {
     public const string Help = """
-        Usage: vs status|flows|stacks [--socket PATH | --config FILE] [--json]
+        Usage: vs status|flows|stacks [--socket PATH | --config FILE | --remote HOST:PORT --key-file FILE] [--json]
                vs switch FLOW|RULE STACK [--socket PATH | --config FILE] [--json]
                vs policy RULE NAME [KEY=VALUE ...] [--socket PATH | --config FILE] [--json]
                vs measure STACK [loss=R] [rtt_ms=MS] [cwnd=PACKETS] [throughput_bps=BPS] [--rule RULE] [--flow ID] [...]
@@ -33,29 +35,70 @@ internal static class ClientCommands
           measure  hands a measurement of a stack (or of one flow on it: --flow) to the policies of the rules
                    that use it (or of --rule only), as MeasurementDriven reads them
         --json prints the daemon's answer as JSON (stable keys, for scripts).
+        --remote HOST:PORT speaks to the daemon's remote interface (Management:Remote) instead of its socket,
+        signing each command with the key of --key-file FILE (or $VS_MANAGEMENT_KEY) and checking the reply.
         Exit status: 0 done, 1 refused by the daemon (nothing changed) or no daemon, 2 bad usage.
         """;
 
     public static async Task<int> RunAsync(string command, ParsedArguments args)
     {
-        string socket = ResolveSocket(args);
+        string? remote = args.Option("remote");
+        (NetEndpoint Server, byte[] Key)? controller = remote is null ? null : RemoteTarget(remote, args);
+        string socket = controller is null ? ResolveSocket(args) : "";
         bool json = args.Flag("json");
         JsonObject request = Request(command, args);
         JsonObject answer;
         try
         {
-            answer = await ManagementClient.SendAsync(socket, request, TimeSpan.FromSeconds(10));
+            answer = await SendAsync(controller, socket, request);
         }
         catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
         {
             string hint = e is SocketException { SocketErrorCode: SocketError.AccessDenied }
                 ? "the socket is owner-only: run as the user that runs vs run"
-                : "is 'vs run' running? pass --socket or --config";
-            ConsoleLog.Write($"cannot reach a daemon at {socket}: {e.Message} ({hint})");
+                : controller is null ? "is 'vs run' running? pass --socket or --config" : "is Management:Remote configured and reachable?";
+            ConsoleLog.Write($"cannot reach a daemon at {(controller is { } c ? c.Server.ToString() : socket)}: {e.Message} ({hint})");
             return 1;
         }
 
         return Print(command, answer, json);
+    }
+
+    /// <summary>One request to the daemon: over the local socket, or signed over the remote interface.</summary>
+    internal static Task<JsonObject> SendAsync((NetEndpoint Server, byte[] Key)? remote, string socket, JsonObject request) =>
+        remote is { } r
+            ? RemoteClient.SendAsync(r.Server, r.Key, request, TimeSpan.FromSeconds(10))
+            : ManagementClient.SendAsync(socket, request, TimeSpan.FromSeconds(10));
+
+    /// <summary>--remote HOST:PORT with the key from --key-file FILE or $VS_MANAGEMENT_KEY (never on the command line: ps shows it).</summary>
+    internal static (NetEndpoint Server, byte[] Key) RemoteTarget(string remote, ParsedArguments args)
+    {
+        if (!NetEndpoint.TryParse(remote, out NetEndpoint server) || server.Port == 0)
+        {
+            throw new UsageException($"--remote: '{remote}' is not an address and port like 10.201.0.1:7700");
+        }
+
+        string? file = args.Option("key-file");
+        string? text = file is null ? Environment.GetEnvironmentVariable("VS_MANAGEMENT_KEY") : ReadKeyFile(file);
+        if (text is null)
+        {
+            throw new UsageException("--remote needs the key: --key-file FILE or the environment variable VS_MANAGEMENT_KEY");
+        }
+
+        byte[] key = RemoteSettings.ParseKey(text) ?? throw new UsageException("the key is neither hex nor base64");
+        return (server, key);
+    }
+
+    private static string ReadKeyFile(string file)
+    {
+        try
+        {
+            return File.ReadAllText(file).Trim();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"--key-file: cannot read '{file}': {e.Message}");
+        }
     }
 
     /// <summary>Prints an answer the way the command shows it; 0 when the daemon did it, 1 when it refused.</summary>
@@ -259,6 +302,12 @@ internal static class ClientCommands
         o.WriteLine($"unparsed      {s["unparsed_to_default"]} sent to the default stack, {s["bad_ip_checksums"]} bad IPv4 header checksums");
         o.WriteLine($"drops         {s["drops_total"]}" + string.Concat(s["drops"]!.AsObject()
             .Where(d => d.Value!.GetValue<long>() != 0).Select(d => $"  {d.Key}={d.Value}")));
+        if (s["remote"] is JsonObject remote)
+        {
+            string refused = string.Concat(remote["refused"]!.AsObject().Where(r => r.Value!.GetValue<long>() != 0).Select(r => $" {r.Key}={r.Value}"));
+            o.WriteLine($"remote        {remote["listen"]}: {remote["accepted"]} accepted, {remote["refused_total"]} refused{(refused.Length > 0 ? ":" + refused : "")}");
+        }
+
         if (s["rules"] is JsonArray { Count: > 0 } rules)
         {
             o.WriteLine();

@@ -45,10 +45,11 @@ internal static class SettingsReader
 
         List<RuleSettings> rules = ReadRules(root.GetSection("Rules"), stacks);
         FlowSettings flows = ReadFlows(root.GetSection("Flows"));
-        CheckKeys(root.GetSection("Management"), ["Socket"]);
+        CheckKeys(root.GetSection("Management"), ["Socket", "Remote"]);
+        Remote.RemoteSettings? remote = Remote.RemoteSettings.Read(root.GetSection("Management:Remote"));
         string socket = root["Management:Socket"] is { Length: > 0 } s ? s : DefaultSocket(tun.Name);
         PipelineSettings pipeline = ReadPipeline(root.GetSection("Pipeline"));
-        return new VsSettings(tun, pluginsPath, stacks, rules, fallback, flows, socket, pipeline);
+        return new VsSettings(tun, pluginsPath, stacks, rules, fallback, flows, socket, pipeline) { RemoteManagement = remote };
     }
 
     /// <summary>Default management socket: one per TUN name, so two instances never share one.</summary>

@@ -13,7 +13,11 @@ internal sealed record VsSettings(
     string Default,
     FlowSettings Flows,
     string ManagementSocket,
-    PipelineSettings Pipeline);
+    PipelineSettings Pipeline)
+{
+    /// <summary><c>Management.Remote</c>: the remote management interface, or null when it is not configured.</summary>
+    public Remote.RemoteSettings? RemoteManagement { get; init; }
+}
 
 internal sealed record TunSettings(
     string Name,

@@ -59,7 +59,7 @@ internal sealed class ControlPlane : IAsyncDisposable
     /// <c>rule:NAME</c>) onto one of the rule's stacks, overriding the policy until it is set again. Everything is
     /// checked before anything changes.
     /// </summary>
-    public async Task<JsonObject> SwitchAsync(string target, string stack)
+    public async Task<JsonObject> SwitchAsync(string target, string stack, string who = "an operator")
     {
         if (string.IsNullOrWhiteSpace(target) || string.IsNullOrWhiteSpace(stack))
         {
@@ -76,7 +76,7 @@ internal sealed class ControlPlane : IAsyncDisposable
                 throw new ManagementException($"'{name}' is not a flow number (vs flows lists them)");
             }
 
-            return await SwitchFlowAsync(id, stack);
+            return await SwitchFlowAsync(id, stack, who);
         }
 
         RulePolicy policy = FindPolicy(name) ?? throw new ManagementException(UnknownRule(name));
@@ -84,7 +84,7 @@ internal sealed class ControlPlane : IAsyncDisposable
         string? was = policy.Binding.Forced >= 0 ? policy.Stacks[policy.Binding.Forced] : null;
         int flows = await OnLoop(() => Flows.Table.Snapshot().Count(f => ReferenceEquals(f.Rule.Policy, policy)));
         policy.Force(index);
-        Log($"rule {policy.Rule}: every flow forced onto {policy.Stacks[index]} by an operator (policy {policy.Name} overridden until it is set again)");
+        Log($"rule {policy.Rule}: every flow forced onto {policy.Stacks[index]} by {who} (policy {policy.Name} overridden until it is set again)");
         return new JsonObject
         {
             ["rule"] = policy.Rule,
@@ -96,7 +96,7 @@ internal sealed class ControlPlane : IAsyncDisposable
         };
     }
 
-    private async Task<JsonObject> SwitchFlowAsync(long id, string stack)
+    private async Task<JsonObject> SwitchFlowAsync(long id, string stack, string who)
     {
         // Found, checked and forced in one visit to the shard thread: the flow cannot end in between.
         (JsonObject? answer, string? problem) = await OnLoop(() =>
@@ -140,7 +140,7 @@ internal sealed class ControlPlane : IAsyncDisposable
             throw new ManagementException(problem);
         }
 
-        Log($"flow {id}: forced onto {answer!["stack"]} by an operator");
+        Log($"flow {id}: forced onto {answer!["stack"]} by {who}");
         return answer!;
     }
 
@@ -148,7 +148,7 @@ internal sealed class ControlPlane : IAsyncDisposable
     /// <c>vs policy RULE NAME [key=value ...]</c>: replaces a rule's policy at run time. The new policy is checked and
     /// created before the old one is touched; a refusal changes nothing. Accepting ends the operator's overrides.
     /// </summary>
-    public async Task<JsonObject> SetPolicyAsync(string rule, string policyName, IReadOnlyDictionary<string, string> options)
+    public async Task<JsonObject> SetPolicyAsync(string rule, string policyName, IReadOnlyDictionary<string, string> options, string who = "an operator")
     {
         if (string.IsNullOrWhiteSpace(rule) || string.IsNullOrWhiteSpace(policyName))
         {
@@ -163,7 +163,7 @@ internal sealed class ControlPlane : IAsyncDisposable
         // The pipeline may be inside the old policy right now: dispose it only after a round trip through the shard.
         await OnLoop(() => 0);
         (old.Policy as IDisposable)?.Dispose();
-        Log($"rule {policy.Rule}: policy {next.Name} {Describe(next.Options)} replaces {old.Name} {Describe(old.Options)}".TrimEnd());
+        Log($"rule {policy.Rule}: policy {next.Name} {Describe(next.Options)} replaces {old.Name} {Describe(old.Options)}".TrimEnd() + $" (by {who})");
         return new JsonObject
         {
             ["rule"] = policy.Rule,

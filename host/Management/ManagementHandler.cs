@@ -6,6 +6,7 @@ using VirtualStack.Host.Decision;
 using VirtualStack.Host.Flows;
 using VirtualStack.Host.Metrics;
 using VirtualStack.Host.Pipeline;
+using VirtualStack.Host.Remote;
 using VirtualStack.Host.Stacks;
 
 namespace VirtualStack.Host.Management;
@@ -16,10 +17,54 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
     private readonly ControlPlane _control = new(
         daemon.Pipeline.Flows.Rules, daemon.Pipeline.Flows, daemon.Pipeline.Loop, daemon.Stacks, daemon.Catalog, Cli.ConsoleLog.Write);
 
-    /// <summary>Starts the housekeeping (policy error reports); called once the socket listens.</summary>
-    public void Start() => _control.Start();
+    private RemoteServer? _remote;
 
-    public ValueTask DisposeAsync() => _control.DisposeAsync();
+    /// <summary>
+    /// Starts the housekeeping (policy error reports) and, when configured, the remote interface; called once the
+    /// local socket listens. Throws <see cref="IOException"/> when the remote interface cannot listen.
+    /// </summary>
+    public void Start()
+    {
+        _control.Start();
+        if (daemon.Settings.RemoteManagement is { } remote)
+        {
+            _remote = RemoteServer.Start(remote, unchecked((int)daemon.Settings.Tun.Mark), r => HandleAsync(r, MeasurementSource.Controller), Cli.ConsoleLog.Write);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_remote is not null)
+        {
+            await _remote.DisposeAsync();
+        }
+
+        await _control.DisposeAsync();
+    }
+
+    private JsonObject? RemoteStatus()
+    {
+        if (_remote is not { } remote)
+        {
+            return null;
+        }
+
+        var refused = new JsonObject();
+        foreach (Refusal reason in Enum.GetValues<Refusal>())
+        {
+            refused[RefusalLog.Name(reason)] = remote.Refusals.Total(reason);
+        }
+
+        return new JsonObject
+        {
+            ["listen"] = remote.LocalEndPoint.ToString(),
+            ["connections"] = remote.ConnectionsTotal,
+            ["accepted"] = remote.Accepted,
+            ["refused_total"] = remote.Refusals.All,
+            ["refused"] = refused,
+            ["nonces_remembered"] = remote.NoncesRemembered,
+        };
+    }
 
     public static readonly string[] Commands = ["status", "flows", "stacks", "plugins", "switch", "policy", "measure"];
 
@@ -42,8 +87,8 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
                 "stacks" => Stacks(),
                 "plugins" => Plugins(),
                 "flows" => await Flows(),
-                "switch" => await _control.SwitchAsync(Text(request, "target"), Text(request, "stack")),
-                "policy" => await _control.SetPolicyAsync(Text(request, "rule"), Text(request, "policy"), Options(request)),
+                "switch" => await _control.SwitchAsync(Text(request, "target"), Text(request, "stack"), Who(source)),
+                "policy" => await _control.SetPolicyAsync(Text(request, "rule"), Text(request, "policy"), Options(request), Who(source)),
                 "measure" => await _control.MeasureAsync(Text(request, "stack"), OptionalText(request, "rule"), FlowId(request), Values(request), source),
                 _ => null,
             };
@@ -57,6 +102,8 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
             ? ManagementServer.Error($"unknown command '{command}' (known: {string.Join(", ", Commands)})")
             : new JsonObject { ["ok"] = true, ["result"] = result };
     }
+
+    private static string Who(MeasurementSource source) => source == MeasurementSource.Controller ? "the controller (remote)" : "an operator";
 
     private static string Text(JsonObject request, string key) =>
         OptionalText(request, key) ?? throw new ManagementException($"'{key}' is missing");
@@ -156,6 +203,7 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
                 ["timed_out"] = table.TimedOut,
             },
             ["rules"] = RulesStatus(),
+            ["remote"] = RemoteStatus(),
             ["gc_allocated_bytes"] = GC.GetTotalAllocatedBytes(),
             ["gc_heap_bytes"] = GC.GetTotalMemory(forceFullCollection: collect),
             ["gc_committed_bytes"] = GC.GetGCMemoryInfo().TotalCommittedBytes,

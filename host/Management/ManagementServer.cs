@@ -61,7 +61,16 @@ internal sealed class ManagementServer : IAsyncDisposable
         }
 
         var server = new ManagementServer(listener, path, handler);
-        handler.Start();
+        try
+        {
+            handler.Start();
+        }
+        catch
+        {
+            server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw;
+        }
+
         return server;
     }
 
