@@ -11,6 +11,7 @@ namespace VirtualStack.Host.Bench;
 internal sealed class ThroughputBench(string vs, int size, int seconds, string stack, Action<string> log)
 {
     private const int Port = 9000;
+    private const int DccpPort = 9001;
 
     public async Task<JsonObject> RunAsync()
     {
@@ -21,9 +22,20 @@ internal sealed class ThroughputBench(string vs, int size, int seconds, string s
         Traffic direct = await Measure(bench, seconds, BenchPath.Direct);
 
         log($"through VS: stack {stack}, {size}-byte packets for {seconds} s (+1 s warm-up)");
+        JsonObject rule = BenchRules.Udp("bench", Port, stack);
+        Lab.LabProcess? dccpListener = null;
+        if (stack == "dccp")
+        {
+            // DCCP carries the flow to a vs dccp listen beside the counter, which hands each datagram to it as UDP.
+            rule["Nat"] = new JsonObject { ["dccp"] = $"{BenchLab.Server}:{DccpPort}" };
+            dccpListener = bench.Lab.Start(bench.Lab.Server, vs,
+                ["dccp", "listen", "--port", $"{DccpPort}", "--address", BenchLab.Server, "--deliver", $"127.0.0.1:{Port}"], cpu: 1);
+            await dccpListener.WaitForLineAsync("listening on DCCP", TimeSpan.FromSeconds(20));
+        }
+
         BenchDaemon daemon = await bench.StartVsAsync(
             new JsonObject { [stack] = new JsonObject { ["Plugin"] = char.ToUpperInvariant(stack[0]) + stack[1..] } },
-            [BenchRules.Udp("bench", Port, stack)]);
+            [rule]);
 
         // Warm-up: JIT tiers, flow creation, socket buffers; then the steady window is measured.
         await Measure(bench, 1, BenchPath.ThroughVs);
@@ -33,6 +45,12 @@ internal sealed class ThroughputBench(string vs, int size, int seconds, string s
         TimeSpan cpuAfter = daemon.CpuTime();
         JsonObject after = await daemon.StatusAsync();
         await daemon.StopAsync();
+        if (dccpListener is not null)
+        {
+            await dccpListener.StopAsync(TimeSpan.FromSeconds(5));
+            log(string.Join(Environment.NewLine, dccpListener.Output.Where(l => l.StartsWith("closed", StringComparison.Ordinal) || l.StartsWith("totals", StringComparison.Ordinal))));
+            dccpListener.Dispose();
+        }
 
         long carried = BenchLab.Value(after, "packets_in") - BenchLab.Value(before, "packets_in");
         long allocated = BenchLab.Value(after, "gc_allocated_bytes") - BenchLab.Value(before, "gc_allocated_bytes");

@@ -9,7 +9,7 @@ namespace VirtualStack.Host.Cli;
 internal static class BenchCommand
 {
     public const string Help = """
-        Usage: vs bench throughput [--size 1500|64|BYTES] [--seconds S] [--stack udp|raw] [--json FILE]
+        Usage: vs bench throughput [--size 1500|64|BYTES] [--seconds S] [--stack udp|raw|dccp] [--json FILE]
                vs bench latency    [--size BYTES] [--seconds S] [--stack udp|raw] [--runs N] [--json FILE]
                vs bench flows      [--size BYTES] [--ports K] [--json FILE]
 
@@ -43,9 +43,9 @@ internal static class BenchCommand
         int size = args.Int("size", kind == "flows" ? 64 : 1500, 64, 9000);
         int seconds = kind == "flows" ? 0 : args.Int("seconds", 5, 1, 3600);
         string stack = kind == "flows" ? "udp" : (args.Option("stack") ?? "udp").ToLowerInvariant();
-        if (stack is not ("udp" or "raw"))
+        if (stack is not ("udp" or "raw") && !(stack == "dccp" && kind == "throughput"))
         {
-            throw new UsageException($"--stack: '{stack}' is not available (udp, raw)");
+            throw new UsageException($"--stack: '{stack}' is not available (udp, raw; dccp for throughput)");
         }
 
         int runs = kind == "latency" ? args.Int("runs", 1, 1, 100) : 1;
