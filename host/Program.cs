@@ -20,6 +20,7 @@ internal static class Program
           switch    force a flow or a rule's flows onto a stack
           policy    replace a rule's policy at run time
           measure   hand a measurement to the rules' policies
+          top       live view of a running daemon's traffic, rules and flows
           bench     measurements side by side with the kernel path           needs root
           udp-gen   send UDP datagrams (the benchmark and demo generator)
           udp-count count received UDP datagrams per time bucket (the benchmark and demo server)
@@ -50,6 +51,7 @@ internal static class Program
                 "plugins" => parsed.Help ? PrintHelp(PluginsCommand.Help) : PluginsCommand.Run(parsed),
                 "status" or "flows" or "stacks" or "switch" or "policy" or "measure" =>
                     parsed.Help ? PrintHelp(ClientCommands.Help) : await ClientCommands.RunAsync(command, parsed),
+                "top" => parsed.Help ? PrintHelp(Monitor.TopCommand.Help) : await Monitor.TopCommand.RunAsync(parsed),
                 "demo" => parsed.Help ? PrintHelp(DemoCommand.Help) : await DemoCommand.RunAsync(parsed),
                 "bench" => parsed.Help ? PrintHelp(BenchCommand.Help) : await BenchCommand.RunAsync(parsed),
                 "udp-gen" => parsed.Help ? PrintHelp(ToolCommands.GenHelp) : ToolCommands.Generate(parsed),

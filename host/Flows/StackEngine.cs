@@ -54,9 +54,14 @@ internal sealed class StackEngine : IDisposable
         }
     }
 
+    private string? _keyText;
+
     public IReadOnlyList<StackSlot> Slots => _slots;
 
     public FlowKey Key => _key;
+
+    /// <summary>The key as text, made once (metrics tag every flow's series with it).</summary>
+    public string KeyText => _keyText ??= _key.ToString();
 
     public Rule Rule => _rule;
 

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using VirtualStack.Contracts.Measurements;
 using VirtualStack.Contracts.Net;
 using VirtualStack.Contracts.Packets;
 using VirtualStack.Contracts.Stacks;
@@ -63,10 +62,14 @@ internal sealed class StackSlot : IReplySink
     /// <summary>Set by the stack from its own thread; the shard thread acts on it at the next packet.</summary>
     public string? PendingFault => _fault;
 
-    /// <summary>Bytes sent at the sampler's last visit, and the stack's last measurement (metrics, policies).</summary>
+    /// <summary>Bytes sent at the sampler's last visit (once a second, on the shard thread).</summary>
     public long SampledBytes { get; set; }
 
-    public MeasurementValues? Measured { get; set; }
+    /// <summary>
+    /// The stack's last own measurement of this flow (<see cref="IMeasuredFlow"/>), for metrics and policies. A
+    /// reference, so that readers on other threads see a whole one.
+    /// </summary>
+    public SlotMeasurement? Measured { get; set; }
 
     public void ClearFault() => _fault = null;
 

@@ -1,8 +1,10 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using VirtualStack.Contracts.Measurements;
+using VirtualStack.Contracts.Stacks;
 using VirtualStack.Host.Decision;
 using VirtualStack.Host.Flows;
+using VirtualStack.Host.Metrics;
 using VirtualStack.Host.Plugins;
 using VirtualStack.Host.Rules;
 using VirtualStack.Host.Stacks;
@@ -12,13 +14,14 @@ namespace VirtualStack.Host.Management;
 /// <summary>
 /// What the management interfaces (local socket, remote controller) act on: the rules and their policies, the flow
 /// table (reached on the shard thread), the stacks, the policy plugins. It also runs the once-a-second housekeeping
-/// of the decision: reporting policy errors (rate limited).
+/// of the decision: reporting policy errors (rate limited) and sampling the flows for the policies and the metrics.
 /// </summary>
 internal sealed class ControlPlane : IAsyncDisposable
 {
     private readonly TaskScheduler _loop;
     private readonly Timer _timer;
     private int _ticking;
+    private long _lastSampleAt;
 
     public ControlPlane(RuleSet rules, FlowManager flows, TaskScheduler loop, IReadOnlyList<StackRuntime> stacks, PluginCatalog catalog, Action<string> log)
     {
@@ -29,7 +32,7 @@ internal sealed class ControlPlane : IAsyncDisposable
         Catalog = catalog;
         Log = log;
         Policies = rules.Rules.Select(r => r.Policy).OfType<RulePolicy>().ToArray();
-        _timer = new Timer(_ => Tick());
+        _timer = new Timer(_ => _ = TickAsync());
     }
 
     public RuleSet Rules { get; }
@@ -253,8 +256,11 @@ internal sealed class ControlPlane : IAsyncDisposable
         return new JsonObject { ["stack"] = stack, ["flow"] = flowId, ["delivered"] = delivered };
     }
 
-    /// <summary>Once a second: policy errors are logged (each rule at most once per report period).</summary>
-    internal void Tick()
+    /// <summary>The flow table as the last sample saw it (newest first); what metrics read between samples.</summary>
+    public FlowEntry[] LastFlows { get; private set; } = [];
+
+    /// <summary>Once a second: policy errors are logged (rate limited), then the flows are sampled.</summary>
+    internal async Task TickAsync()
     {
         if (Interlocked.Exchange(ref _ticking, 1) != 0)
         {
@@ -268,12 +274,102 @@ internal sealed class ControlPlane : IAsyncDisposable
             {
                 policy.ReportErrors(now, Log);
             }
+
+            await SampleAsync();
+        }
+        catch (Exception e) when (e is TaskCanceledException or ObjectDisposedException or InvalidOperationException)
+        {
+            // The shard is stopping: nothing to sample any more.
         }
         finally
         {
             Volatile.Write(ref _ticking, 0);
         }
     }
+
+    /// <summary>
+    /// Samples every flow on the shard thread (where the stacks may be called): the bytes each rule sent on each of
+    /// its stacks since the last sample, and what stacks that measure their flows (<see cref="IMeasuredFlow"/>, e.g.
+    /// DCCP's RTT and window) report; then hands both to the rules' policies as <see cref="MeasurementSource.Stack"/>
+    /// measurements, off the shard thread.
+    /// </summary>
+    public async Task SampleAsync()
+    {
+        Sample sample = await OnLoop(TakeSample);
+        LastFlows = sample.Flows;
+        if (sample.Seconds > 0)
+        {
+            foreach (((RulePolicy policy, int stack), long bytes) in sample.Bytes)
+            {
+                var values = new MeasurementValues(ThroughputBitsPerSecond: bytes * 8 / sample.Seconds);
+                policy.Observe(new Measurement(stack, policy.Stacks[stack], MeasurementSource.Stack, values, sample.At));
+            }
+        }
+
+        foreach ((RulePolicy policy, Measurement measurement) in sample.PerFlow)
+        {
+            policy.Observe(measurement);
+        }
+    }
+
+    private Sample TakeSample()
+    {
+        long now = Environment.TickCount64;
+        double seconds = _lastSampleAt == 0 ? 0 : (now - _lastSampleAt) / 1000.0;
+        _lastSampleAt = now;
+        FlowEntry[] flows = Flows.Table.Snapshot();
+        var bytes = new Dictionary<(RulePolicy, int), long>();
+        var perFlow = new List<(RulePolicy, Measurement)>();
+        foreach (FlowEntry flow in flows)
+        {
+            var policy = flow.Rule.Policy as RulePolicy;
+            IReadOnlyList<StackSlot> slots = flow.Engine.Slots;
+            for (int i = 0; i < slots.Count; i++)
+            {
+                StackSlot slot = slots[i];
+                if (slot.StackFlow is not { } stackFlow)
+                {
+                    continue;
+                }
+
+                long sent = stackFlow.Stats.BytesSent;
+                long delta = Math.Max(0, sent - slot.SampledBytes);
+                slot.SampledBytes = sent;
+                if (policy is not null)
+                {
+                    bytes[(policy, i)] = bytes.GetValueOrDefault((policy, i)) + delta;
+                }
+
+                if (stackFlow is IMeasuredFlow measured && TryMeasure(measured, out MeasurementValues values))
+                {
+                    slot.Measured = new SlotMeasurement(values, now);
+                    if (policy is not null)
+                    {
+                        perFlow.Add((policy, new Measurement(i, slot.Runtime.Name, MeasurementSource.Stack, values, now, flow.Key, flow.Id)));
+                    }
+                }
+            }
+        }
+
+        return new Sample(flows, now, seconds, bytes, perFlow);
+    }
+
+    private static bool TryMeasure(IMeasuredFlow flow, out MeasurementValues values)
+    {
+        try
+        {
+            return flow.TryMeasure(out values) && !values.IsEmpty;
+        }
+        catch (Exception)
+        {
+            // A stack's measurement is advisory: one that fails is skipped, the data path is not its business.
+            values = default;
+            return false;
+        }
+    }
+
+    private sealed record Sample(
+        FlowEntry[] Flows, long At, double Seconds, Dictionary<(RulePolicy, int), long> Bytes, List<(RulePolicy, Measurement)> PerFlow);
 
     private static bool IsFinite(double? value) => value is not { } v || double.IsFinite(v);
 
@@ -316,6 +412,10 @@ internal sealed class ControlPlane : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _timer.DisposeAsync();
-        Tick();
+        long now = Environment.TickCount64;
+        foreach (RulePolicy policy in Policies)
+        {
+            policy.ReportErrors(now, Log);
+        }
     }
 }

@@ -18,6 +18,7 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
         daemon.Pipeline.Flows.Rules, daemon.Pipeline.Flows, daemon.Pipeline.Loop, daemon.Stacks, daemon.Catalog, Cli.ConsoleLog.Write);
 
     private RemoteServer? _remote;
+    private VsMetrics? _metrics;
 
     /// <summary>
     /// Starts the housekeeping (policy error reports) and, when configured, the remote interface; called once the
@@ -30,10 +31,14 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
         {
             _remote = RemoteServer.Start(remote, unchecked((int)daemon.Settings.Tun.Mark), r => HandleAsync(r, MeasurementSource.Controller), Cli.ConsoleLog.Write);
         }
+
+        FlowTable table = daemon.Pipeline.Flows.Table;
+        _metrics = new VsMetrics(daemon.Pipeline.Counters, daemon.Stacks, () => _control.LastFlows, () => table.Count, _control.Policies, () => _remote?.Refusals);
     }
 
     public async ValueTask DisposeAsync()
     {
+        _metrics?.Dispose();
         if (_remote is not null)
         {
             await _remote.DisposeAsync();

@@ -2,6 +2,7 @@ using System.Threading.Tasks.Dataflow;
 using VirtualStack.Contracts.Measurements;
 using VirtualStack.Contracts.Packets;
 using VirtualStack.Contracts.Policies;
+using VirtualStack.Contracts.Stacks;
 using VirtualStack.Host.Decision;
 using VirtualStack.Host.Flows;
 using VirtualStack.Host.Pipeline;
@@ -23,13 +24,13 @@ internal sealed class PipelineHarness : IAsyncDisposable
     private readonly ITargetBlock<PacketBatch?> _head;
     private readonly IDataflowBlock _tail;
 
-    public PipelineHarness(IDecisionPolicy policy, RecordingStack? first = null, RecordingStack? second = null)
+    public PipelineHarness(IDecisionPolicy policy, ITransportStack? first = null, ITransportStack? second = null)
     {
-        A = first ?? new RecordingStack("udpA");
-        B = second ?? new RecordingStack("udpB");
+        StackA = first ?? new RecordingStack("udpA");
+        StackB = second ?? new RecordingStack("udpB");
         Raw = new RecordingStack("raw", Contracts.Stacks.StackCarries.Packet);
         Policy = new RulePolicy("test", ["udpA", "udpB"], new PolicyBinding("Test", new Dictionary<string, string>(), policy, -1, 1, DateTimeOffset.UtcNow));
-        Runtimes = [new StackRuntime(0, "udpA", "T", A), new StackRuntime(1, "udpB", "T", B), new StackRuntime(2, "raw", "T", Raw)];
+        Runtimes = [new StackRuntime(0, "udpA", "T", StackA), new StackRuntime(1, "udpB", "T", StackB), new StackRuntime(2, "raw", "T", Raw)];
         var rules = new RuleSet(
             [new Rule("test", new RuleMatch(IpProtocols.Udp, null, null, null, null), [Runtimes[0], Runtimes[1]], Policy, null, null)],
             new Rule("default", RuleMatch.Any, [Runtimes[2]], FirstStackPolicy.Instance, null, null));
@@ -50,9 +51,14 @@ internal sealed class PipelineHarness : IAsyncDisposable
 
     public ShardLoop Loop { get; } = new("test-shard");
 
-    public RecordingStack A { get; }
+    public ITransportStack StackA { get; }
 
-    public RecordingStack B { get; }
+    public ITransportStack StackB { get; }
+
+    /// <summary>The first stack, when it is a recording one (the default).</summary>
+    public RecordingStack A => (RecordingStack)StackA;
+
+    public RecordingStack B => (RecordingStack)StackB;
 
     public RecordingStack Raw { get; }
 
