@@ -73,7 +73,12 @@ public class KernelInteropTests(ITestOutputHelper output)
     {
         Skip.If(DccpLab.WhyUnavailable is not null, DccpLab.WhyUnavailable);
         const ushort Port = 6101;
-        using var endpoint = new DccpEndpoint(DccpLab.InLab(() => new RawIpTransport(Host)));
+        // DCCP has no flow control: a reader that falls behind loses datagrams at its receive queue (counted as
+        // ReceiveQueueFull). This test is about the protocol (every datagram accepted, no sender stall), not about how
+        // fast a test thread drains on a loaded CI machine, so the queue holds the whole transfer.
+        using var endpoint = new DccpEndpoint(
+            DccpLab.InLab(() => new RawIpTransport(Host)),
+            new DccpProtocolOptions { ReceiveQueueCapacity = Math.Max(4096, Datagrams + 1024) });
         using DccpListener listener = endpoint.Listen(Port, 0);
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
         int count = Datagrams;
