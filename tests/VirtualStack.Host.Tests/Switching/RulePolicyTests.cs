@@ -60,6 +60,16 @@ public sealed class RulePolicyTests
     }
 
     [Fact]
+    public void A_policy_that_throws_while_taking_a_measurement_is_counted_and_the_caller_told()
+    {
+        RulePolicy rule = Wrap(new ThrowingObserver());
+        var measurement = new Contracts.Measurements.Measurement(0, "udpA", Contracts.Measurements.MeasurementSource.Controller, new(LossRatio: 0.5), 1);
+        Assert.Equal("NotSupportedException: no measurements here", rule.Observe(measurement));
+        Assert.Equal(1, rule.Errors);
+        Assert.Equal("Observe: NotSupportedException: no measurements here", rule.LastError);
+    }
+
+    [Fact]
     public void Out_of_range_answers_are_errors_and_Keep_is_not()
     {
         var policy = new ScriptedPolicy { Choice = 7 };
@@ -93,5 +103,14 @@ public sealed class RulePolicyTests
         Assert.Equal(0, rule.Choose(Packet, 0, 2));
         Assert.Equal(1, second.Calls);
         Assert.Equal("Second", rule.Name);
+    }
+
+    private sealed class ThrowingObserver : IDecisionPolicy
+    {
+        public string? Status => throw new InvalidOperationException("no status either");
+
+        public int Choose(in PacketInfo packet, in FlowContext flow) => 0;
+
+        public void Observe(in Contracts.Measurements.Measurement measurement) => throw new NotSupportedException("no measurements here");
     }
 }
