@@ -121,7 +121,10 @@ public sealed class ManagementCommandTests(ITestOutputHelper output) : Integrati
         using JsonDocument flows = await SwitchStream.JsonAsync(vs, "flows");
         var rules = status.RootElement.GetProperty("rules").EnumerateArray()
             .Select(r => $"{r.GetProperty("name")} {r.GetProperty("policy")} {r.GetProperty("options")} forced={r.GetProperty("forced")} since={r.GetProperty("since")}");
-        var forced = flows.RootElement.EnumerateArray().Select(f => $"flow {f.GetProperty("id")} forced={f.GetProperty("forced")}");
+        // vs flows lists the most recently used flow first: compare in id order, which a packet cannot change.
+        var forced = flows.RootElement.EnumerateArray()
+            .OrderBy(f => f.GetProperty("id").GetInt64())
+            .Select(f => $"flow {f.GetProperty("id")} forced={f.GetProperty("forced")}");
         return string.Join('\n', rules.Concat(forced));
     }
 
