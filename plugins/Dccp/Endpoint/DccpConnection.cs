@@ -16,6 +16,8 @@ public sealed class DccpConnection : IAsyncDisposable, IDccpConnectionObserver
     private readonly AsyncSignal _readable = new();
     private readonly AsyncSignal _writable = new();
     private readonly AsyncSignal _stateChanged = new();
+    private DatagramHandler? _handler;
+    private byte[]? _handlerBuffer;
 
     internal DccpConnection(DccpEndpoint endpoint, DccpConnectionCore core)
     {
@@ -60,6 +62,23 @@ public sealed class DccpConnection : IAsyncDisposable, IDccpConnectionObserver
 
     /// <summary>Drops on this connection by reason.</summary>
     public DccpDropCounters Drops => _core.Drops;
+
+    /// <summary>
+    /// From now on, hands every arriving datagram to <paramref name="handler"/> as it arrives, on the endpoint's
+    /// thread and under its lock, instead of queueing it for <see cref="ReceiveAsync"/> (which then only reports the
+    /// end, -1): no thread hop and no queue per datagram, for relays. The handler must be quick and must not wait;
+    /// it may call <see cref="TrySend"/>. Datagrams already queued are handed over at once.
+    /// </summary>
+    public void StartDelivery(DatagramHandler handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        lock (_endpoint.Gate)
+        {
+            _handlerBuffer ??= new byte[Math.Max(_core.MaxPayload, 1)];
+            _handler = handler;
+            Drain();
+        }
+    }
 
     /// <summary>Queues a datagram without waiting. False when the send queue is full.</summary>
     /// <exception cref="ArgumentException">The datagram is larger than <see cref="MaxDatagramSize"/>.</exception>
@@ -190,7 +209,24 @@ public sealed class DccpConnection : IAsyncDisposable, IDccpConnectionObserver
         }
     }
 
-    void IDccpConnectionObserver.OnReadable() => _readable.Set();
+    void IDccpConnectionObserver.OnReadable()
+    {
+        if (_handler is not null)
+        {
+            Drain();
+        }
+
+        _readable.Set();
+    }
+
+    private void Drain()
+    {
+        int n;
+        while ((n = _core.TryReceive(_handlerBuffer)) >= 0)
+        {
+            _handler!(_handlerBuffer.AsSpan(0, Math.Min(n, _handlerBuffer!.Length)));
+        }
+    }
 
     void IDccpConnectionObserver.OnWritable() => _writable.Set();
 
@@ -204,3 +240,6 @@ public sealed class DccpConnection : IAsyncDisposable, IDccpConnectionObserver
         }
     }
 }
+
+/// <summary>Receives one datagram handed over by <see cref="DccpConnection.StartDelivery"/>; the span is valid only during the call.</summary>
+public delegate void DatagramHandler(ReadOnlySpan<byte> datagram);

@@ -246,36 +246,13 @@ internal sealed class ListenTool
 
         private async Task DatagramsLoop(CancellationToken cancellationToken)
         {
-            byte[] buffer = new byte[65536];
+            byte[] buffer = new byte[16];
             try
             {
-                while (true)
+                // Datagrams go to OnDatagram on the endpoint's thread as they arrive; ReceiveAsync only reports the end.
+                connection.StartDelivery(OnDatagram);
+                while (await connection.ReceiveAsync(buffer, CancellationToken.None) >= 0)
                 {
-                    int n = await connection.ReceiveAsync(buffer, CancellationToken.None);
-                    if (n < 0)
-                    {
-                        break;
-                    }
-
-                    Interlocked.Increment(ref _in);
-                    Interlocked.Increment(ref tool._totals.In);
-                    Interlocked.Add(ref tool._totals.InBytes, n);
-                    if (_socket is { } socket)
-                    {
-                        try
-                        {
-                            socket.Send(buffer.AsSpan(0, n));
-                        }
-                        catch (SocketException)
-                        {
-                            Interlocked.Increment(ref _deliverErrors); // e.g. the server is not up: ICMP port unreachable
-                            Interlocked.Increment(ref tool._totals.DeliverErrors);
-                        }
-                    }
-                    else if (settings.Echo)
-                    {
-                        Reply(buffer.AsSpan(0, n));
-                    }
                 }
             }
             finally
@@ -292,6 +269,29 @@ internal sealed class ListenTool
                 await connection.DisposeAsync();
                 _finished.TrySetResult();
                 _ = cancellationToken;
+            }
+        }
+
+        private void OnDatagram(ReadOnlySpan<byte> datagram)
+        {
+            Interlocked.Increment(ref _in);
+            Interlocked.Increment(ref tool._totals.In);
+            Interlocked.Add(ref tool._totals.InBytes, datagram.Length);
+            if (_socket is { } socket)
+            {
+                try
+                {
+                    socket.Send(datagram);
+                }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                {
+                    Interlocked.Increment(ref _deliverErrors); // e.g. the server is not up: ICMP port unreachable
+                    Interlocked.Increment(ref tool._totals.DeliverErrors);
+                }
+            }
+            else if (settings.Echo)
+            {
+                Reply(datagram);
             }
         }
 
