@@ -1,3 +1,4 @@
+using System.Globalization;
 using VirtualStack.Contracts.Flows;
 using VirtualStack.Contracts.Measurements;
 using VirtualStack.Contracts.Net;
@@ -163,6 +164,16 @@ internal sealed class DccpStackFlow : IStackFlow, IMeasuredFlow, IDccpConnection
         {
             if (_core is { } core)
             {
+                if (_opened.Task.IsCompletedSuccessfully)
+                {
+                    // One line per connection when its flow ends (never per packet): what CCID 2 saw on the path.
+                    DccpConnectionStats s = core.GetStats();
+                    _stack.Host.Log(StackLogLevel.Information, string.Create(CultureInfo.InvariantCulture,
+                        $"stack {_stack.Name}: flow {Key} ends, DCCP connection to {Remote} {s.State}: datagrams queued {Stats.PacketsSent}, dropped {Stats.SendErrors}, "
+                        + $"data sent {s.DataPacketsSent}, lost {s.DataPacketsLost}, replies {Stats.PacketsReceived}; cwnd {s.Cwnd}, rtt {s.Rtt.TotalMilliseconds:0.###} ms, "
+                        + $"congestion events {s.CongestionEvents}, timeouts {s.Timeouts}, ack ratio {s.AckRatio}"));
+                }
+
                 core.Observer = null;
                 core.Close(_endpoint.Now);
                 _endpoint.Demux.Touch(core);

@@ -32,6 +32,8 @@ public sealed class RawIpTransport : IDccpTransport
         try
         {
             SocketHelpers.SetMark(_socket, mark);
+            // IPv4: waits happen in Poll and the socket never blocks, so a burst is read with one syscall per packet.
+            _socket.Blocking = !_v4;
             _socket.ReceiveBufferSize = 4 << 20;
             _socket.SendBufferSize = 1 << 20;
             _socket.Bind(new IPEndPoint(localAddress.ToIPAddress(), 0));
@@ -82,14 +84,24 @@ public sealed class RawIpTransport : IDccpTransport
         {
             try
             {
-                if (!SocketHelpers.WaitReadable(_socket, timeout))
+                if ((timeout > TimeSpan.Zero || !_v4) && !SocketHelpers.WaitReadable(_socket, timeout))
                 {
                     return 0;
                 }
 
                 if (_v4)
                 {
-                    int n = _socket.Receive(buffer);
+                    int n = _socket.Receive(buffer, SocketFlags.None, out SocketError error);
+                    if (error != SocketError.Success)
+                    {
+                        if (error == SocketError.WouldBlock)
+                        {
+                            return 0;
+                        }
+
+                        continue;
+                    }
+
                     int ihl = (buffer[0] & 0x0F) * 4;
                     if (n < 20 || ihl < 20 || n < ihl || buffer[9] != IpProtocols.Dccp)
                     {
