@@ -34,7 +34,7 @@ public sealed class DccpEndpoint : IDisposable
         ArgumentNullException.ThrowIfNull(transport);
         _transport = transport;
         _ownsTransport = ownsTransport;
-        Demux = new DccpDemux(new TransportOutput(transport), transport.LocalAddress, transport.MaxPacketSize, options,
+        Demux = new DccpDemux(new TransportOutput(this, transport), transport.LocalAddress, transport.MaxPacketSize, options,
             transportChecksums: transport.ProvidesChecksum);
         _thread = new Thread(Run) { IsBackground = true, Name = "dccp-endpoint" };
         _thread.Start();
@@ -53,6 +53,16 @@ public sealed class DccpEndpoint : IDisposable
     public int MaxDatagramSize => Demux.Context.MaxPayload;
 
     internal Lock Gate { get; } = new();
+
+    /// <summary>
+    /// When set (under <see cref="Gate"/>), packets are queued in the transport and leave in sendmmsg batches: at the
+    /// end of every round of the endpoint's thread, on <see cref="FlushQueued"/>, or when a batch is full. For a
+    /// caller that sends many datagrams in a row and flushes once (the Dccp stack's Send/Flush).
+    /// </summary>
+    internal bool Batching { get; set; }
+
+    /// <summary>Sends what was queued while <see cref="Batching"/>. Call under <see cref="Gate"/>.</summary>
+    internal void FlushQueued() => _transport.FlushQueued();
 
     internal DccpDemux Demux { get; }
 
@@ -136,6 +146,8 @@ public sealed class DccpEndpoint : IDisposable
                 core.Abort(Now);
                 core.Release();
             }
+
+            _transport.FlushQueued(); // the Resets, when batching
         }
 
         if (_ownsTransport)
@@ -183,12 +195,26 @@ public sealed class DccpEndpoint : IDisposable
                 }
 
                 Demux.OnTimer(now);
+                if (Batching)
+                {
+                    _transport.FlushQueued();
+                }
             }
         }
     }
 
-    private sealed class TransportOutput(IDccpTransport transport) : IDccpPacketOutput
+    private sealed class TransportOutput(DccpEndpoint endpoint, IDccpTransport transport) : IDccpPacketOutput
     {
-        public void Send(ReadOnlySpan<byte> packet, NetAddress destination) => transport.Send(packet, destination);
+        public void Send(ReadOnlySpan<byte> packet, NetAddress destination)
+        {
+            if (endpoint.Batching)
+            {
+                transport.Queue(packet, destination);
+            }
+            else
+            {
+                transport.Send(packet, destination);
+            }
+        }
     }
 }

@@ -19,6 +19,7 @@ internal sealed class DccpStack : ITransportStack
     private readonly DccpProtocolOptions _protocol;
     private readonly Lock _gate = new();
     private readonly Dictionary<NetAddress, DccpEndpoint> _endpoints = [];
+    private DccpEndpoint[] _flushList = []; // copy-on-write: Flush walks it without a lock or an allocation
     private volatile bool _disposed;
 
     public DccpStack(string name, DccpStackSettings settings, IStackHost host)
@@ -93,8 +94,16 @@ internal sealed class DccpStack : ITransportStack
     /// <inheritdoc />
     public void Flush()
     {
-        // Send queues each datagram into its connection, which sends what CCID 2's window allows at once; the
-        // rest leaves as acknowledgements open the window, from the endpoint's thread.
+        // Send queued each datagram into its connection, which built what CCID 2's window allows into the
+        // transport's batch: one sendmmsg per endpoint now. The rest leaves as acknowledgements open the window,
+        // from the endpoint's thread (which flushes at the end of each of its rounds).
+        foreach (DccpEndpoint endpoint in Volatile.Read(ref _flushList))
+        {
+            lock (endpoint.Gate)
+            {
+                endpoint.FlushQueued();
+            }
+        }
     }
 
     /// <inheritdoc />
@@ -106,6 +115,7 @@ internal sealed class DccpStack : ITransportStack
             _disposed = true;
             endpoints = [.. _endpoints.Values];
             _endpoints.Clear();
+            Volatile.Write(ref _flushList, []);
         }
 
         foreach (DccpEndpoint endpoint in endpoints)
@@ -131,7 +141,13 @@ internal sealed class DccpStack : ITransportStack
                 ? new UdpEncapsulationTransport(local, 0, Settings.Mtu, _host.SocketMark, Settings.Port)
                 : new RawIpTransport(local, Settings.Mtu, _host.SocketMark);
             endpoint = new DccpEndpoint(transport, _protocol);
+            lock (endpoint.Gate)
+            {
+                endpoint.Batching = true;
+            }
+
             _endpoints.Add(local, endpoint);
+            Volatile.Write(ref _flushList, [.. _endpoints.Values]);
             _host.Log(StackLogLevel.Information, $"stack {Name}: DCCP endpoint on {local} ({(Settings.Transport == DccpTransportKind.Udp ? "DCCP-UDP" : "raw IP protocol 33")}, MTU {Settings.Mtu})");
             return endpoint;
         }

@@ -31,4 +31,15 @@ public interface IDccpTransport : IDisposable
     /// Returns its length, 0 when nothing arrived in time, or -1 once the transport is disposed.
     /// </summary>
     int Receive(Span<byte> buffer, out NetAddress source, out NetAddress destination, TimeSpan timeout);
+
+    /// <summary>
+    /// Queues one DCCP packet for the next <see cref="FlushQueued"/> (sendmmsg), copying it; sends at once when the
+    /// transport does not batch. Called only under the owning endpoint's lock.
+    /// </summary>
+    void Queue(ReadOnlySpan<byte> packet, NetAddress destination) => Send(packet, destination);
+
+    /// <summary>Sends what <see cref="Queue"/> collected. Called only under the owning endpoint's lock.</summary>
+    void FlushQueued()
+    {
+    }
 }

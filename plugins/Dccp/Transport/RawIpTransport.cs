@@ -19,6 +19,7 @@ public sealed class RawIpTransport : IDccpTransport
     private readonly bool _v4;
     private readonly DestinationCache _destinations = new();
     private readonly SocketAddress _from;
+    private readonly PacketBatch _queued;
     private volatile bool _disposed;
 
     /// <summary>Opens the raw socket bound to <paramref name="localAddress"/> (a specific address, not "any").</summary>
@@ -47,6 +48,7 @@ public sealed class RawIpTransport : IDccpTransport
         LocalAddress = localAddress;
         MaxPacketSize = mtu - (_v4 ? 20 : 40);
         _from = new SocketAddress(localAddress.Family);
+        _queued = new PacketBatch(64, MaxPacketSize);
     }
 
     /// <inheritdoc />
@@ -73,6 +75,32 @@ public sealed class RawIpTransport : IDccpTransport
         catch (SocketException)
         {
             // Datagram semantics: a failed send is a lost packet (CCID 2 sees it as loss), never a crash.
+        }
+    }
+
+    /// <inheritdoc />
+    public void Queue(ReadOnlySpan<byte> packet, NetAddress destination)
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        if (_queued.IsFull)
+        {
+            FlushQueued();
+        }
+
+        _queued.Add(packet, destination, 0);
+    }
+
+    /// <inheritdoc />
+    public void FlushQueued()
+    {
+        if (!_disposed && _queued.Count > 0)
+        {
+            // A raw socket's "port" is the protocol; sendmmsg ignores it. A refused packet is a lost packet.
+            _queued.Send((int)_socket.Handle);
         }
     }
 
@@ -143,5 +171,6 @@ public sealed class RawIpTransport : IDccpTransport
     {
         _disposed = true;
         _socket.Dispose();
+        _queued.Dispose();
     }
 }
