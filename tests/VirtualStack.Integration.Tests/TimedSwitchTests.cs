@@ -20,7 +20,11 @@ public sealed class TimedSwitchTests(ITestOutputHelper output) : IntegrationTest
     {
         await using var topology = await TopologyAsync();
         VsConfig config = SwitchStream.Config(SwitchStream.Rule(topology, "TimedSwitch", new Dictionary<string, string> { ["Period"] = "00:00:00.2" }));
-        await using var vs = await VsInstance.StartAsync(topology, config);
+        // The VNIC's queue holds the whole stream: what is measured is the switching, not how long a busy 2-core CI
+        // machine can deschedule the daemon. With the default 1000, a stall of about a second while other test
+        // processes run (seen with Static too: no switch involved) overflows it and the kernel drops at the VNIC
+        // (DiagnoseAsync shows it as "TX dropped" on vs0).
+        await using var vs = await VsInstance.StartAsync(topology, config, $"--Tun:TxQueueLength={Rate * Seconds}");
         await using var stream = SwitchStream.Open(topology);
 
         await stream.SendAsync(Rate * Seconds, Rate);

@@ -193,8 +193,8 @@ internal sealed class SwitchStream : IAsyncDisposable
         var parts = new List<string> { $"lost ranges: {string.Join(' ', ranges.Take(20))}" };
         var link = await Cmd.RunAsync("ip", ["-n", topology.Edge, "-s", "link", "show", "dev", vs.Config.TunName], TimeSpan.FromSeconds(20));
         parts.Add($"VNIC: {link.StdOut.Trim()}");
-        var status = await VsInstance.RunCommandAsync(null, "status", "--socket", vs.ManagementSocket);
-        parts.Add($"vs status: {status.StdOut.Trim()}");
+        var status = await VsInstance.RunCommandAsync(null, "status", "--json", "--socket", vs.ManagementSocket);
+        parts.Add($"vs status --json: {status.StdOut.Trim()}");
         foreach (var ns in new[] { topology.Edge, topology.Server })
         {
             var snmp = await topology.ExecAsync(ns, "cat", "/proc/net/snmp");
