@@ -19,14 +19,16 @@ public sealed class DccpStackTests(ITestOutputHelper output) : IntegrationTest(o
     private const int ServerPort = 7000;  // the unchanged UDP server behind the listener
     private const int Size = 512;
 
-    [SkippableFact]
-    public async Task Udp_request_gets_its_response_over_dccp_through_the_listener()
+    [SkippableTheory]
+    [InlineData("raw")]
+    [InlineData("udp")]
+    public async Task Udp_request_gets_its_response_over_dccp_through_the_listener(string transport)
     {
         Requires.Tools("socat");
         await using var topology = await TopologyAsync();
         var server = await Apps.UdpEchoServerAsync(topology, topology.Main.ServerV4, ServerPort);
-        NsProcess listener = await StartListenerAsync(topology);
-        await using var vs = await VsInstance.StartAsync(topology, DccpConfig(topology));
+        NsProcess listener = await StartListenerAsync(topology, transport);
+        await using var vs = await VsInstance.StartAsync(topology, DccpConfig(topology, transport));
 
         // An ordinary UDP client that repeats its request until answered (as DNS does): the first datagram of a new
         // flow opens the DCCP connection and, with dccp as the rule's only stack, is dropped if it arrives before the
@@ -158,18 +160,19 @@ public sealed class DccpStackTests(ITestOutputHelper output) : IntegrationTest(o
         await vs.StopAsync();
     }
 
-    private static VsConfig DccpConfig(NetnsTopology topology)
+    private static VsConfig DccpConfig(NetnsTopology topology, string transport = "raw")
     {
         var config = new VsConfig();
-        config.Stacks["dccp"] = new JsonObject { ["Plugin"] = "Dccp", ["Ccid"] = 2, ["Service"] = 0 };
+        config.Stacks["dccp"] = new JsonObject { ["Plugin"] = "Dccp", ["Ccid"] = 2, ["Service"] = 0, ["Transport"] = transport };
         config.Rules.Add(new VsRule("dccp", "udp", AppPort, ["dccp"],
             new Dictionary<string, string> { ["dccp"] = $"{topology.Main.ServerV4}:{DccpPort}" }));
         return config;
     }
 
-    private static async Task<NsProcess> StartListenerAsync(NetnsTopology topology)
+    private static async Task<NsProcess> StartListenerAsync(NetnsTopology topology, string transport = "raw")
     {
-        var listener = topology.Start(topology.Server, VsExecutable.Path, "dccp", "listen", "--port", $"{DccpPort}",
+        // With --transport udp the listener's UDP port is its DCCP port's number, which the stack (Port 0) expects.
+        var listener = topology.Start(topology.Server, VsExecutable.Path, "dccp", "listen", "--port", $"{DccpPort}", "--transport", transport,
             "--address", $"{topology.Main.ServerV4}", "--deliver", $"{topology.Main.ServerV4}:{ServerPort}");
         await listener.WaitForLineAsync(l => l.StartsWith("listening on DCCP port", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "vs dccp listen to start", "out");
         return listener;
