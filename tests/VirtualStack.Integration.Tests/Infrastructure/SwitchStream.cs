@@ -48,10 +48,14 @@ internal sealed class SwitchStream : IAsyncDisposable
 
     public int Corrupt => Volatile.Read(ref _corrupt);
 
-    /// <summary>A rule for the stream: both udp stacks, NAT to the two servers, the given policy.</summary>
-    public static VsRule Rule(NetnsTopology topology, string policy, IReadOnlyDictionary<string, string>? options = null) =>
-        new("stream", "udp", AppPort, ["udpA", "udpB"],
-            new Dictionary<string, string> { ["udpA"] = $"{topology.Main.ServerV4}:{PortA}", ["udpB"] = $"{topology.Main.ServerV4}:{PortB}" },
+    /// <summary>
+    /// A rule for the stream: stack <paramref name="a"/> NATs to server A, stack <paramref name="b"/> to server B (or
+    /// to <paramref name="farB"/>, e.g. a DCCP listener that hands the datagrams to server B), with the given policy.
+    /// </summary>
+    public static VsRule Rule(NetnsTopology topology, string policy, IReadOnlyDictionary<string, string>? options = null,
+        string a = "udpA", string b = "udpB", string? farB = null) =>
+        new("stream", "udp", AppPort, [a, b],
+            new Dictionary<string, string> { [a] = $"{topology.Main.ServerV4}:{PortA}", [b] = farB ?? $"{topology.Main.ServerV4}:{PortB}" },
             policy, options);
 
     /// <summary>A configuration with the two udp stacks (and raw as the default) and <paramref name="rules"/>.</summary>
