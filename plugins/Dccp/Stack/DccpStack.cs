@@ -20,6 +20,9 @@ internal sealed class DccpStack : ITransportStack
     private readonly Lock _gate = new();
     private readonly Dictionary<NetAddress, DccpEndpoint> _endpoints = [];
     private DccpEndpoint[] _flushList = []; // copy-on-write: Flush walks it without a lock or an allocation
+    private readonly HashSet<DccpStackFlow> _flows = [];
+    private readonly Timer? _statsTimer;
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
     private volatile bool _disposed;
 
     public DccpStack(string name, DccpStackSettings settings, IStackHost host)
@@ -39,6 +42,47 @@ internal sealed class DccpStack : ITransportStack
             CloseTimeout = TimeSpan.FromSeconds(5),
             TimeWait = TimeSpan.FromSeconds(10),
         };
+        if (settings.StatsLogMs > 0)
+        {
+            _statsTimer = new Timer(_ => LogStats(), null, settings.StatsLogMs, settings.StatsLogMs);
+        }
+    }
+
+    /// <summary>Flows whose connection is open or opening (for the stats log).</summary>
+    internal void Track(DccpStackFlow flow, bool add)
+    {
+        lock (_flows)
+        {
+            if (add)
+            {
+                _flows.Add(flow);
+            }
+            else
+            {
+                _flows.Remove(flow);
+            }
+        }
+    }
+
+    /// <summary>StatsLogMs: one line per connection with its CCID 2 state (a timer thread, never the packet path).</summary>
+    private void LogStats()
+    {
+        DccpStackFlow[] flows;
+        lock (_flows)
+        {
+            flows = [.. _flows];
+        }
+
+        double t = _clock.Elapsed.TotalSeconds;
+        foreach (DccpStackFlow flow in flows)
+        {
+            if (flow.ConnectionStats is { } s)
+            {
+                _host.Log(StackLogLevel.Information, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"stack {Name}: t={t:0.000}s {flow.Remote} cwnd={s.Cwnd} ssthresh={(s.Ssthresh == int.MaxValue ? "-" : s.Ssthresh.ToString(System.Globalization.CultureInfo.InvariantCulture))} pipe={s.Pipe} rtt={s.Rtt.TotalMilliseconds:0.###}ms "
+                    + $"sent={s.DataPacketsSent} lost={s.DataPacketsLost} queue-full-drops={flow.Stats.SendErrors} timeouts={s.Timeouts}"));
+            }
+        }
     }
 
     public string Name { get; }
@@ -109,6 +153,7 @@ internal sealed class DccpStack : ITransportStack
     /// <inheritdoc />
     public ValueTask DisposeAsync()
     {
+        _statsTimer?.Dispose();
         DccpEndpoint[] endpoints;
         lock (_gate)
         {

@@ -91,6 +91,7 @@ internal sealed class DccpStackFlow : IStackFlow, IMeasuredFlow, IDccpConnection
             _endpoint.Demux.Touch(_core);
         }
 
+        _stack.Track(this, add: true);
         if (cancellationToken.CanBeCanceled)
         {
             _cancellation = cancellationToken.Register(static state => ((DccpStackFlow)state!).Cancel(), this);
@@ -160,6 +161,7 @@ internal sealed class DccpStackFlow : IStackFlow, IMeasuredFlow, IDccpConnection
 
         _disposed = true;
         _cancellation.Dispose();
+        _stack.Track(this, add: false);
         lock (_endpoint.Gate)
         {
             if (_core is { } core)

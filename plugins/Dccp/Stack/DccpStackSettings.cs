@@ -21,14 +21,16 @@ internal sealed record DccpStackSettings(
     int Mtu,
     int SendQueue,
     int DeadPeerMs,
-    int ConnectTimeoutMs)
+    int ConnectTimeoutMs,
+    int StatsLogMs)
 {
     /// <summary>What the stack takes, for messages.</summary>
     public const string Keys = "Ccid (2), Service (service code, 0), Transport (raw|udp, raw), Port (far UDP port for udp, 0 = the DCCP port), "
         + "Mtu (1500), SendQueue (datagrams queued per connection while the window is full, 256), "
-        + "DeadPeerMs (reconnect when the far end answered nothing this long, 2000; 0 never), ConnectTimeoutMs (5000)";
+        + "DeadPeerMs (reconnect when the far end answered nothing this long, 2000; 0 never), ConnectTimeoutMs (5000), "
+        + "StatsLogMs (log every connection's cwnd, RTT and losses this often, 0 never)";
 
-    public static DccpStackSettings Default { get; } = new(2, 0, DccpTransportKind.Raw, 0, 1500, 256, 2000, 5000);
+    public static DccpStackSettings Default { get; } = new(2, 0, DccpTransportKind.Raw, 0, 1500, 256, 2000, 5000, 0);
 
     /// <summary>Parses and checks the options; returns null and the problem (naming the option) when they are not valid.</summary>
     public static DccpStackSettings? TryParse(StackOptions options, out string? problem)
@@ -52,6 +54,7 @@ internal sealed record DccpStackSettings(
                 "MTU" => Int(key, value, 576, 65535, "path MTU in bytes", out int mtu) ?? Set(ref s, s with { Mtu = mtu }),
                 "SENDQUEUE" => Int(key, value, 1, 65536, "datagrams queued per connection while CCID 2's window is full", out int queue) ?? Set(ref s, s with { SendQueue = queue }),
                 "DEADPEERMS" => Int(key, value, 0, 3_600_000, "milliseconds without an answer before the connection is given up and rebuilt", out int dead) ?? Set(ref s, s with { DeadPeerMs = dead }),
+                "STATSLOGMS" => Int(key, value, 0, 3_600_000, "milliseconds between log lines with each connection's cwnd, RTT and losses; 0 never", out int stats) ?? Set(ref s, s with { StatsLogMs = stats }),
                 "CONNECTTIMEOUTMS" => Int(key, value, 100, 600_000, "milliseconds a handshake may take", out int connect) ?? Set(ref s, s with { ConnectTimeoutMs = connect }),
                 _ => $"unknown option '{key}' for a {options.Plugin} stack (it takes: {Keys}).",
             };

@@ -29,7 +29,7 @@ public class DccpStackTests
         Assert.Equal("dccp", Assert.Single(registry.Commands).Name);
 
         Assert.Null(factory.Validate(Options(("Ccid", "2"), ("Service", "0x52545056"), ("Transport", "udp"), ("Port", "6511"), ("Mtu", "1400"))));
-        Assert.Null(factory.Validate(Options(("Service", "RTPV"))));
+        Assert.Null(factory.Validate(Options(("Service", "RTPV"), ("StatsLogMs", "500"), ("DeadPeerMs", "0"), ("SendQueue", "64"), ("ConnectTimeoutMs", "1000"))));
         Assert.Contains("Ccid", factory.Validate(Options(("Ccid", "3"))), StringComparison.Ordinal);
         Assert.Contains("Transport", factory.Validate(Options(("Transport", "tcp"))), StringComparison.Ordinal);
         Assert.Contains("Mtu", factory.Validate(Options(("Mtu", "100"))), StringComparison.Ordinal);
