@@ -92,6 +92,13 @@ internal sealed class DccpStackFlow : IStackFlow, IMeasuredFlow, IDccpConnection
         }
 
         _stack.Track(this, add: true);
+        if (_stack.Settings.EarlyOpen && _opened.TrySetResult(this))
+        {
+            // EarlyOpen: the flow takes datagrams now; the connection queues them (up to SendQueue) until the
+            // Response arrives. No make before break: a far end that never answers costs what was queued.
+            Interlocked.Increment(ref _stack.Counters.ConnectionsOpened);
+        }
+
         if (cancellationToken.CanBeCanceled)
         {
             _cancellation = cancellationToken.Register(static state => ((DccpStackFlow)state!).Cancel(), this);

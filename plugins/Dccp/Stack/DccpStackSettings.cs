@@ -22,15 +22,17 @@ internal sealed record DccpStackSettings(
     int SendQueue,
     int DeadPeerMs,
     int ConnectTimeoutMs,
-    int StatsLogMs)
+    int StatsLogMs,
+    bool EarlyOpen)
 {
     /// <summary>What the stack takes, for messages.</summary>
     public const string Keys = "Ccid (2), Service (service code, 0), Transport (raw|udp, raw), Port (far UDP port for udp, 0 = the DCCP port), "
         + "Mtu (1500), SendQueue (datagrams queued per connection while the window is full, 256), "
         + "DeadPeerMs (reconnect when the far end answered nothing this long, 2000; 0 never), ConnectTimeoutMs (5000), "
-        + "StatsLogMs (log every connection's cwnd, RTT and losses this often, 0 never)";
+        + "StatsLogMs (log every connection's cwnd, RTT and losses this often, 0 never), "
+        + "EarlyOpen (true: a flow is ready as soon as the Request is sent and its datagrams wait for the handshake; false)";
 
-    public static DccpStackSettings Default { get; } = new(2, 0, DccpTransportKind.Raw, 0, 1500, 256, 2000, 5000, 0);
+    public static DccpStackSettings Default { get; } = new(2, 0, DccpTransportKind.Raw, 0, 1500, 256, 2000, 5000, 0, false);
 
     /// <summary>Parses and checks the options; returns null and the problem (naming the option) when they are not valid.</summary>
     public static DccpStackSettings? TryParse(StackOptions options, out string? problem)
@@ -55,6 +57,7 @@ internal sealed record DccpStackSettings(
                 "SENDQUEUE" => Int(key, value, 1, 65536, "datagrams queued per connection while CCID 2's window is full", out int queue) ?? Set(ref s, s with { SendQueue = queue }),
                 "DEADPEERMS" => Int(key, value, 0, 3_600_000, "milliseconds without an answer before the connection is given up and rebuilt", out int dead) ?? Set(ref s, s with { DeadPeerMs = dead }),
                 "STATSLOGMS" => Int(key, value, 0, 3_600_000, "milliseconds between log lines with each connection's cwnd, RTT and losses; 0 never", out int stats) ?? Set(ref s, s with { StatsLogMs = stats }),
+                "EARLYOPEN" => bool.TryParse(value, out bool early) ? Set(ref s, s with { EarlyOpen = early }) : $"EarlyOpen: '{value}' is not true or false.",
                 "CONNECTTIMEOUTMS" => Int(key, value, 100, 600_000, "milliseconds a handshake may take", out int connect) ?? Set(ref s, s with { ConnectTimeoutMs = connect }),
                 _ => $"unknown option '{key}' for a {options.Plugin} stack (it takes: {Keys}).",
             };

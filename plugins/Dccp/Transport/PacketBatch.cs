@@ -49,7 +49,9 @@ internal sealed unsafe class PacketBatch : IDisposable
     {
         if (_batch.Count > 0)
         {
-            _batch.Send(fd);
+            // The IPv4 raw socket is non-blocking (its reads burst without a poll per packet): when its buffer is
+            // full, wait for room rather than lose the rest of the batch, as a blocking send would.
+            _batch.Send(fd, waitWritableMs: 250);
         }
     }
 

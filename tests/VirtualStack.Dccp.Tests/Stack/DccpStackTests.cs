@@ -158,6 +158,30 @@ public class DccpStackTests
             .AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
     }
 
+    [Fact]
+    public async Task EarlyOpen_takes_datagrams_during_the_handshake_and_reports_a_handshake_that_fails()
+    {
+        await using var server = EchoServer.StartUdp(service: 0);
+        await using ITransportStack stack = CreateStack(("Transport", "udp"), ("EarlyOpen", "true"), ("ConnectTimeoutMs", "600"));
+        var sink = new TestReplySink();
+        ValueTask<IStackFlow> opening = stack.Open(UdpPacket.Flow(), new NetEndpoint(Loopback, server.Port), sink, CancellationToken.None);
+        Assert.True(opening.IsCompletedSuccessfully); // ready before any answer could have come back
+        IStackFlow flow = await opening;
+        var packet = new UdpPacket(UdpPacket.Flow(), 10);
+        Assert.Equal(DropReason.None, flow.Send(packet.Bytes, packet.Info)); // queued until the Response
+        Assert.Equal(10, (await sink.NextReplyAsync(TimeSpan.FromSeconds(10))).Length);
+        flow.Dispose();
+
+        // Nobody answers: the flow was ready at once, and the failed handshake is reported as a fault.
+        using var unused = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+        unused.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        var silent = new TestReplySink();
+        IStackFlow orphan = await stack.Open(UdpPacket.Flow(40001), new NetEndpoint(Loopback, (ushort)((System.Net.IPEndPoint)unused.LocalEndPoint!).Port), silent, CancellationToken.None);
+        Assert.Equal(DropReason.None, orphan.Send(packet.Bytes, packet.Info));
+        Assert.Contains("connect timeout", await silent.NextFaultAsync(TimeSpan.FromSeconds(10)), StringComparison.Ordinal);
+        orphan.Dispose();
+    }
+
     [SkippableFact]
     public async Task Raw_ip_flow_rides_one_dccp_connection()
     {
