@@ -3,6 +3,7 @@ using VirtualStack.Host.Cli;
 using VirtualStack.Host.Configuration;
 using VirtualStack.Host.Decision;
 using VirtualStack.Host.Plugins;
+using VirtualStack.Host.Remote;
 using VirtualStack.Host.Rules;
 using VirtualStack.Host.Stacks;
 
@@ -11,9 +12,18 @@ namespace VirtualStack.Host.Daemon;
 /// <summary>Turns rule settings into runtime rules: stacks, policy and NAT. Validation runs before the system is touched.</summary>
 internal static class RuleBuilder
 {
-    /// <summary>Checks what only the plugins can check (policies, NAT maps), without creating anything.</summary>
+    /// <summary>
+    /// Checks what only the plugins can check (policies, NAT maps), without creating anything; and that the remote
+    /// management address can be listened on, so that a wrong one fails here (exit 2 naming the key) rather than
+    /// after the VNIC is up.
+    /// </summary>
     public static void Validate(VsSettings settings, PluginCatalog catalog, IReadOnlyList<(StackSettings Settings, IStackFactory Factory)> stacks)
     {
+        if (settings.RemoteManagement is { } remote && RemoteServer.Probe(remote) is { } unusable)
+        {
+            throw new ConfigurationException($"{SettingsReader.Root}:Management:Remote:Listen", unusable);
+        }
+
         for (int i = 0; i < settings.Rules.Count; i++)
         {
             RuleSettings rule = settings.Rules[i];

@@ -56,6 +56,25 @@ internal sealed class RemoteServer : IAsyncDisposable
 
     public int NoncesRemembered => _guard.Remembered;
 
+    /// <summary>
+    /// Checks, before anything on the system is touched, that the address can be listened on (it is an address of
+    /// this host and the port is free): a bind and a close. Returns null, or why not.
+    /// </summary>
+    public static string? Probe(RemoteSettings settings)
+    {
+        using var probe = new Socket(settings.Listen.Address.Family, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            probe.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            probe.Bind(settings.Listen.ToIPEndPoint());
+            return null;
+        }
+        catch (SocketException e)
+        {
+            return $"cannot listen on {settings.Listen}: {e.Message}";
+        }
+    }
+
     /// <summary>Listens; throws <see cref="IOException"/> naming the address when it cannot.</summary>
     public static RemoteServer Start(RemoteSettings settings, int socketMark, Func<JsonObject, Task<JsonObject>> handle, Action<string> log)
     {
