@@ -72,6 +72,18 @@ public sealed class RawIpTransport : IDccpTransport
         {
             _socket.SendTo(packet, SocketFlags.None, _destinations.Get(destination, 0));
         }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock && _socket.Poll(250_000, SelectMode.SelectWrite))
+        {
+            // The IPv4 socket is non-blocking (for burst reads): a full send buffer must wait for room, as a blocking
+            // send would, not lose the packet.
+            try
+            {
+                _socket.SendTo(packet, SocketFlags.None, _destinations.Get(destination, 0));
+            }
+            catch (SocketException)
+            {
+            }
+        }
         catch (SocketException)
         {
             // Datagram semantics: a failed send is a lost packet (CCID 2 sees it as loss), never a crash.

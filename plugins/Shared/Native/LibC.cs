@@ -35,6 +35,9 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "recvmmsg", SetLastError = true)]
     internal static partial int RecvMmsg(int fd, MMsgHdr* messages, uint count, int flags, void* timeout);
 
+    [LibraryImport(Library, EntryPoint = "poll", SetLastError = true)]
+    internal static partial int Poll(PollFd* fds, nuint count, int timeoutMs);
+
     [LibraryImport(Library, EntryPoint = "epoll_create1", SetLastError = true)]
     internal static partial int EpollCreate1(int flags);
 

@@ -32,3 +32,14 @@ internal struct MMsgHdr
     /// <summary>Bytes sent or received for this message, written by the kernel.</summary>
     public uint Length;
 }
+
+/// <summary><c>struct pollfd</c> (8 bytes).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct PollFd
+{
+    public const short PollOut = 0x004;
+
+    public int Fd;
+    public short Events;
+    public short Revents;
+}

@@ -48,7 +48,12 @@ internal sealed unsafe class SendBatch : IDisposable
     /// first message not sent; a message the kernel refuses is counted in its flow's
     /// <see cref="StackFlowStats.SendErrors"/> and skipped, so one bad message never costs the rest of the batch.
     /// </summary>
-    public SendOutcome Send(int fd)
+    /// <param name="fd">The socket.</param>
+    /// <param name="waitWritableMs">
+    /// For a non-blocking socket: how long to wait for room in the socket buffer when the kernel answers EAGAIN
+    /// before the rest of the batch counts as failed. A blocking socket (SO_SNDTIMEO) has already waited: 0.
+    /// </param>
+    public SendOutcome Send(int fd, int waitWritableMs = 0)
     {
         var outcome = default(SendOutcome);
         int start = 0;
@@ -76,6 +81,11 @@ internal sealed unsafe class SendBatch : IDisposable
             }
 
             outcome.LastErrno = errno;
+            if (errno == Errno.EAGAIN && waitWritableMs > 0 && WaitWritable(fd, waitWritableMs))
+            {
+                continue;
+            }
+
             if (errno == Errno.EAGAIN)
             {
                 // The send timeout passed with the socket buffer still full: waiting on would stall every flow of the
@@ -100,6 +110,13 @@ internal sealed unsafe class SendBatch : IDisposable
         Array.Clear(_owners, 0, _count);
         _count = 0;
         return outcome;
+    }
+
+    private static bool WaitWritable(int fd, int timeoutMs)
+    {
+        PollFd poll = new() { Fd = fd, Events = PollFd.PollOut };
+        int ready = LibC.Poll(&poll, 1, timeoutMs);
+        return ready > 0 && (poll.Revents & PollFd.PollOut) != 0;
     }
 
     public void Dispose() => _vector.Dispose();

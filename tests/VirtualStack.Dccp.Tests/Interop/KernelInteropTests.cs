@@ -185,6 +185,16 @@ public class KernelInteropTests(ITestOutputHelper output)
                 }
 
                 output.WriteLine($"echoed back {echoed} of 500");
+
+                // SendAsync returns once a datagram is queued; CCID 2 paces the queue out as the window opens, which on
+                // a slow (emulated, loaded) lab VM can take longer than the echo wait. Close only once all 500 left
+                // and were acknowledged, so the capture below must hold every one of them.
+                while (connection.Stats is { SendQueueLength: > 0 } or { Pipe: > 0 })
+                {
+                    await Task.Delay(20, timeout.Token);
+                }
+
+                output.WriteLine($"before close: {connection.Stats}");
                 await connection.CloseAsync(timeout.Token);
                 Assert.Equal("closed", connection.CloseReason);
             }
