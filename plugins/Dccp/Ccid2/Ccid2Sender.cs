@@ -247,6 +247,12 @@ internal sealed class Ccid2Sender
             Pipe--;
             newlyAcked++;
         }
+        else
+        {
+            // Declared lost (a timeout, or a gap in an Ack Vector that was reordering) but the peer did get it:
+            // Lost counts what never arrived. The window reduction it caused stands, as in TCP without undo.
+            Lost--;
+        }
 
         if (ecn)
         {
