@@ -256,6 +256,7 @@ internal sealed class DccpStackFlow : IStackFlow, IMeasuredFlow, IDccpConnection
         string reason = $"DCCP connection to {Remote} ended: {_core?.CloseReason ?? state.ToString()}";
         if (!_opened.Task.IsCompleted)
         {
+            _stack.Track(this, add: false); // the host never gets this flow, so it is never disposed
             Interlocked.Increment(ref _stack.Counters.OpenFailures);
             _opened.TrySetException(new DccpException(reason, _core?.ResetCode));
             return;

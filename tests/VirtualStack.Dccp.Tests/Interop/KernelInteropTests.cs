@@ -158,6 +158,7 @@ public class KernelInteropTests(ITestOutputHelper output)
             };
             capture.BeginErrorReadLine();
             await started.Task.WaitAsync(TimeSpan.FromSeconds(20));
+            await Task.Delay(500); // "Capturing on" comes before the capture is live: on a loaded machine the first burst was missed
 
             using (var endpoint = new DccpEndpoint(DccpLab.InLab(() => new RawIpTransport(Host))))
             {
