@@ -65,7 +65,9 @@ public sealed class DccpStackTests(ITestOutputHelper output) : IntegrationTest(o
 
         // It really went over DCCP: the listener accepted a connection from VS's address on the veth and the
         // server heard the datagram from the listener (its own address), not from the application.
-        Assert.Contains(listener.StdOut, l => l.StartsWith($"accepted #1 {topology.Main.EdgeV4}:", StringComparison.Ordinal));
+        // (Its output is read asynchronously: wait for the line rather than look once.)
+        await listener.WaitForLineAsync(l => l.StartsWith($"accepted #1 {topology.Main.EdgeV4}:", StringComparison.Ordinal), TimeSpan.FromSeconds(10),
+            "the listener's line for the connection from VS", "out");
         var seenFrom = server.StdErr.Where(l => l.Contains("receiving packet from", StringComparison.Ordinal)).ToList();
         Assert.True(seenFrom.Count > 0 && seenFrom.All(l => UdpStackTests.Mentions(l, topology.Main.ServerV4)),
             $"the server should hear the listener at {topology.Main.ServerV4}, heard: {string.Join(" | ", seenFrom)}");

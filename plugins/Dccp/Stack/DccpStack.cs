@@ -42,6 +42,8 @@ internal sealed class DccpStack : ITransportStack
             CloseTimeout = TimeSpan.FromSeconds(5),
             TimeWait = TimeSpan.FromSeconds(10),
         };
+        // Compile the protocol's paths now, off the pipeline thread, rather than during the first flow's handshake.
+        _ = Task.Run(() => DccpWarmUp.Run(settings.Transport == DccpTransportKind.Udp));
         if (settings.StatsLogMs > 0)
         {
             _statsTimer = new Timer(_ => LogStats(), null, settings.StatsLogMs, settings.StatsLogMs);

@@ -56,6 +56,7 @@ internal sealed class ListenTool
 
     private async Task<int> RunAsync(Settings settings, CancellationToken cancellationToken)
     {
+        DccpWarmUp.Run(settings.Kind == DccpTransportKind.Udp); // the first connection then answers without JIT pauses
         IReadOnlyList<NetAddress> addresses = settings.Address is { } one ? [one] : Routing.LocalAddresses();
         var endpoints = new List<DccpEndpoint>();
         var listeners = new List<DccpListener>();
