@@ -16,6 +16,7 @@ internal sealed class ShardPipeline : IAsyncDisposable
     private readonly IDataflowBlock _tail;
     private readonly Timer _sweeper;
     private int _stopped;
+    private bool _started;
     private long _lastStageErrorLog = -10_000;
 
     public ShardPipeline(
@@ -63,6 +64,7 @@ internal sealed class ShardPipeline : IAsyncDisposable
 
     public void Start()
     {
+        _started = true;
         _loop.Start(_source);
         _sweeper.Change(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }
@@ -80,6 +82,16 @@ internal sealed class ShardPipeline : IAsyncDisposable
         }
 
         await _sweeper.DisposeAsync();
+        if (!_started)
+        {
+            // Start never ran (a later start-up step failed): no thread will ever run the blocks, so end here
+            // instead of waiting for a completion that cannot come.
+            Flows.Table.Clear();
+            Flows.Passthrough?.Dispose();
+            _loop.Dispose();
+            return;
+        }
+
         _source.Stop();
         _head.Complete();
         try
