@@ -27,12 +27,12 @@ internal sealed record DccpStackSettings(
 {
     /// <summary>What the stack takes, for messages.</summary>
     public const string Keys = "Ccid (2), Service (service code, 0), Transport (raw|udp, raw), Port (far UDP port for udp, 0 = the DCCP port), "
-        + "Mtu (1500), SendQueue (datagrams queued per connection while the window is full, 256), "
+        + "Mtu (1500), SendQueue (datagrams queued per connection while the window is full, 1024), "
         + "DeadPeerMs (reconnect when the far end answered nothing this long, 2000; 0 never), ConnectTimeoutMs (5000), "
         + "StatsLogMs (log every connection's cwnd, RTT and losses this often, 0 never), "
         + "EarlyOpen (true: a flow is ready as soon as the Request is sent and its datagrams wait for the handshake; false)";
 
-    public static DccpStackSettings Default { get; } = new(2, 0, DccpTransportKind.Raw, 0, 1500, 256, 2000, 5000, 0, false);
+    public static DccpStackSettings Default { get; } = new(2, 0, DccpTransportKind.Raw, 0, 1500, 1024, 2000, 5000, 0, false);
 
     /// <summary>Parses and checks the options; returns null and the problem (naming the option) when they are not valid.</summary>
     public static DccpStackSettings? TryParse(StackOptions options, out string? problem)
