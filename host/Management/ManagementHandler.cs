@@ -209,7 +209,7 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
             },
             ["rules"] = RulesStatus(),
             ["remote"] = RemoteStatus(),
-            ["gc_allocated_bytes"] = GC.GetTotalAllocatedBytes(),
+            ["gc_allocated_bytes"] = GC.GetTotalAllocatedBytes(precise: true), // imprecise is off by up to an allocation context (~8 KiB) per thread
             ["gc_heap_bytes"] = GC.GetTotalMemory(forceFullCollection: collect),
             ["gc_committed_bytes"] = GC.GetGCMemoryInfo().TotalCommittedBytes,
             ["loop"] = new JsonObject
@@ -217,6 +217,7 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
                 ["sleeps"] = daemon.Pipeline.Loop.Sleeps,
                 ["sleeps_backpressured"] = daemon.Pipeline.Loop.SleepsBackpressured,
                 ["sleep_timeouts"] = daemon.Pipeline.Loop.SleepTimeouts,
+                ["allocated_bytes"] = daemon.Pipeline.Loop.AllocatedBytes,
             },
         };
     }

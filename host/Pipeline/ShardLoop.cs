@@ -21,6 +21,7 @@ internal sealed unsafe class ShardLoop : TaskScheduler, IDisposable
     private const int TasksPerRound = 256;
 
     private readonly ConcurrentQueue<Task> _tasks = new();
+    private readonly ConcurrentQueue<IShardWork> _work = new();
     private readonly Thread _thread;
     private readonly int _wakeFd;
     private IShardSource? _source;
@@ -49,6 +50,15 @@ internal sealed unsafe class ShardLoop : TaskScheduler, IDisposable
     /// <summary>Sleeps that ended by the poll timeout rather than by an event: a lost wake-up would show here.</summary>
     public long SleepTimeouts;
 
+    /// <summary>
+    /// Managed bytes allocated on the loop thread, i.e. by the data path (TUN reads, every block, the stacks' sends),
+    /// as of the loop's last round. Process-wide figures also count management answers and timers; this one is what
+    /// "allocates nothing per packet" is about.
+    /// </summary>
+    public long AllocatedBytes => Volatile.Read(ref _allocatedBytes);
+
+    private long _allocatedBytes;
+
     /// <summary>True on the loop's own thread.</summary>
     public bool IsLoopThread => Thread.CurrentThread == _thread;
 
@@ -72,7 +82,22 @@ internal sealed unsafe class ShardLoop : TaskScheduler, IDisposable
     protected override void QueueTask(Task task)
     {
         _tasks.Enqueue(task);
-        // Enqueue is a full fence (interlocked), so this read cannot move above it: either the loop sees the task
+        WakeIfSleeping();
+    }
+
+    /// <summary>
+    /// Queues a reusable work item (a pipeline block's turn): unlike a <see cref="Task"/>, scheduling it allocates
+    /// nothing. The item must not be queued again before it runs.
+    /// </summary>
+    public void Schedule(IShardWork work)
+    {
+        _work.Enqueue(work);
+        WakeIfSleeping();
+    }
+
+    private void WakeIfSleeping()
+    {
+        // Enqueue is a full fence (interlocked), so this read cannot move above it: either the loop sees the work
         // before it sleeps, or we see it sleeping and wake it.
         if (Volatile.Read(ref _sleeping) == 1 && !IsLoopThread)
         {
@@ -96,6 +121,8 @@ internal sealed unsafe class ShardLoop : TaskScheduler, IDisposable
                 worked = true;
             }
 
+            // Cheap (the thread's allocation context), so every round: a loop that never sleeps still reports.
+            Volatile.Write(ref _allocatedBytes, GC.GetAllocatedBytesForCurrentThread());
             if (!worked)
             {
                 Sleep();
@@ -111,19 +138,26 @@ internal sealed unsafe class ShardLoop : TaskScheduler, IDisposable
     private bool RunTasks()
     {
         int ran = 0;
-        while (ran < TasksPerRound && _tasks.TryDequeue(out Task? task))
+        while (ran < TasksPerRound && _work.TryDequeue(out IShardWork? work))
         {
-            TryExecuteTask(task);
+            work.Execute();
             ran++;
         }
 
-        return ran > 0;
+        int tasks = 0;
+        while (tasks < TasksPerRound && _tasks.TryDequeue(out Task? task))
+        {
+            TryExecuteTask(task);
+            tasks++;
+        }
+
+        return ran + tasks > 0;
     }
 
     private void Sleep()
     {
         Interlocked.Exchange(ref _sleeping, 1);
-        if (!_tasks.IsEmpty || _stopping)
+        if (!_tasks.IsEmpty || !_work.IsEmpty || _stopping)
         {
             Volatile.Write(ref _sleeping, 0);
             return;
@@ -172,6 +206,13 @@ internal sealed unsafe class ShardLoop : TaskScheduler, IDisposable
         Stop();
         close(_wakeFd);
     }
+}
+
+/// <summary>A reusable unit of work the shard loop runs (a pipeline block's turn); see <see cref="ShardLoop.Schedule"/>.</summary>
+internal interface IShardWork
+{
+    /// <summary>Runs on the loop thread; an exception here is a bug of the item and must be handled inside it.</summary>
+    void Execute();
 }
 
 /// <summary>What the shard loop reads packets from (the TUN queue in production, a test feed in tests).</summary>

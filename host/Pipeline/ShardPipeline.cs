@@ -15,6 +15,7 @@ internal sealed class ShardPipeline : IAsyncDisposable
     private readonly ITargetBlock<PacketBatch?> _head;
     private readonly IDataflowBlock _tail;
     private readonly Timer _sweeper;
+    private readonly SweepWork _sweep;
     private int _stopped;
     private bool _started;
     private long _lastStageErrorLog = -10_000;
@@ -49,7 +50,8 @@ internal sealed class ShardPipeline : IAsyncDisposable
             }
         });
         _source = new TunSource(tun, pool, _head, counters);
-        _sweeper = new Timer(_ => RunOnLoop(() => flows.Sweep(Environment.TickCount64)));
+        _sweep = new SweepWork(flows);
+        _sweeper = new Timer(static state => ((ShardPipeline)state!).ScheduleSweep(), this, Timeout.Infinite, Timeout.Infinite);
     }
 
     public int Index { get; }
@@ -67,6 +69,27 @@ internal sealed class ShardPipeline : IAsyncDisposable
         _started = true;
         _loop.Start(_source);
         _sweeper.Change(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+    }
+
+    // The idle sweep runs on the loop, where the flow table lives, as a reusable work item: a Task per sweep would be
+    // the data path's only steady allocation.
+    private void ScheduleSweep()
+    {
+        if (Interlocked.Exchange(ref _sweep.Queued, 1) == 0)
+        {
+            _loop.Schedule(_sweep);
+        }
+    }
+
+    private sealed class SweepWork(FlowManager flows) : IShardWork
+    {
+        public int Queued;
+
+        public void Execute()
+        {
+            Volatile.Write(ref Queued, 0);
+            flows.Sweep(Environment.TickCount64);
+        }
     }
 
     /// <summary>Runs <paramref name="work"/> on the shard thread (where the flow table lives) and returns its result.</summary>

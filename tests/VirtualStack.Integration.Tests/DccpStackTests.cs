@@ -82,7 +82,7 @@ public sealed class DccpStackTests(ITestOutputHelper output) : IntegrationTest(o
         NsProcess listener = await StartListenerAsync(topology);
         await using var vs = await VsInstance.StartAsync(topology, DccpConfig(topology));
         var result = await StreamAsync(topology, server, count: 10_000, packetsPerSecond: 2_000);
-        var context = $"{vs.Process.Output()}\n{listener.Output()}";
+        var context = $"{vs.Process.Output()}\n{listener.Output()}\n{await LossReport.DescribeAsync(topology, vs)}";
 
         // Only datagrams sent while the connection was being opened may be missing (the first ones); every later
         // one must arrive, once, unchanged, and its echo must come back from the address the application used.

@@ -101,8 +101,9 @@ public sealed class LoadTests(ITestOutputHelper output) : IntegrationTest(output
         Log($"sent {Count} x {Size} B in {sendTime.TotalSeconds:0.00} s; server got {Count - lostOut.Count}, app got {Count - lostBack.Count}");
         Assert.True(corrupt == 0, $"{corrupt} datagrams arrived changed");
         Assert.True(wrongSource == 0, $"{wrongSource} echoes came from somewhere else than {serverEndpoint}");
-        Assert.True(lostOut.Count == 0, $"{lostOut.Count} datagrams never reached the server (first: {string.Join(',', lostOut.Take(10))}).\n{vs.Process.Output()}");
-        Assert.True(lostBack.Count == 0, $"{lostBack.Count} echoes never reached the app (first: {string.Join(',', lostBack.Take(10))}).\n{vs.Process.Output()}");
+        var where = lostOut.Count + lostBack.Count > 0 ? await LossReport.DescribeAsync(topology, vs) : "";
+        Assert.True(lostOut.Count == 0, $"{lostOut.Count} datagrams never reached the server (first: {string.Join(',', lostOut.Take(10))}).\n{vs.Process.Output()}\n{where}");
+        Assert.True(lostBack.Count == 0, $"{lostBack.Count} echoes never reached the app (first: {string.Join(',', lostBack.Take(10))}).\n{vs.Process.Output()}\n{where}");
         Assert.True(atServer.All(c => c == 1), "the server got a datagram twice");
         Assert.True(atApp.All(c => c == 1), "the app got an echo twice");
         Assert.True(tunAfter.TxPackets - tunBefore.TxPackets >= Count && tunAfter.RxPackets - tunBefore.RxPackets >= Count,

@@ -54,8 +54,10 @@ internal static class Netns
         var socket = Socket(ns, local.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         try
         {
-            socket.ReceiveBufferSize = 4 << 20;
-            socket.SendBufferSize = 1 << 20;
+            // Past net.core.rmem_max (208 KiB here, ~270 datagrams) when root: the test's own socket must never be
+            // where a datagram is lost while the test process waits for the CPU on a busy machine.
+            VirtualStack.Host.Tools.SocketBuffers.Enlarge(socket, receive: true);
+            VirtualStack.Host.Tools.SocketBuffers.Enlarge(socket, receive: false);
             socket.Bind(local);
             return socket;
         }
