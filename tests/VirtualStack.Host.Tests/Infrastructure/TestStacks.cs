@@ -100,3 +100,31 @@ internal static class TestRules
             [new Rule("test", new RuleMatch(IpProtocols.Udp, null, null, null, null), [stack, .. more], policy ?? FirstStackPolicy.Instance, null, null)],
             new Rule("default", RuleMatch.Any, [fallback], FirstStackPolicy.Instance, null, null));
 }
+
+/// <summary>A stack that takes every packet and does nothing: for measuring the pipeline alone.</summary>
+internal sealed class NullStack : ITransportStack
+{
+    public string Name => "null";
+
+    public StackCarries Carries => StackCarries.Payload;
+
+    public ValueTask<IStackFlow> Open(FlowKey flow, NetEndpoint remote, IReplySink replies, CancellationToken cancellationToken) =>
+        ValueTask.FromResult<IStackFlow>(new NullFlow());
+
+    public void Flush()
+    {
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private sealed class NullFlow : IStackFlow
+    {
+        public StackFlowStats Stats { get; } = new();
+
+        public DropReason Send(ReadOnlySpan<byte> packet, in PacketInfo info) => DropReason.None;
+
+        public void Dispose()
+        {
+        }
+    }
+}

@@ -27,7 +27,7 @@ public sealed class PipelineTests
     {
         var udp = new RecordingStack("udp");
         var raw = new RecordingStack("raw", StackCarries.Packet);
-        await using var harness = new Harness(TestRules.Single(new StackRuntime(0, "udp", "T", udp), new StackRuntime(1, "raw", "T", raw)), fuse, stackCount: 2);
+        await using var harness = new PipelineRig(TestRules.Single(new StackRuntime(0, "udp", "T", udp), new StackRuntime(1, "raw", "T", raw)), stackCount: 2, fuse: fuse).Start();
 
         const int PacketsPerFlow = 500;
         var packets = new List<byte[]>();
@@ -59,7 +59,7 @@ public sealed class PipelineTests
     {
         var udp = new RecordingStack("udp");
         var raw = new RecordingStack("raw", StackCarries.Packet);
-        await using var harness = new Harness(TestRules.Single(new StackRuntime(0, "udp", "T", udp), new StackRuntime(1, "raw", "T", raw)), fuse: true, stackCount: 2);
+        await using var harness = new PipelineRig(TestRules.Single(new StackRuntime(0, "udp", "T", udp), new StackRuntime(1, "raw", "T", raw)), stackCount: 2, fuse: true).Start();
 
         byte[] good = TestPackets.Udp(App, 5000, Server, 7, [1, 2, 3]);
         byte[] truncated = good[..12];
@@ -93,7 +93,7 @@ public sealed class PipelineTests
         var raw = new RecordingStack("raw", StackCarries.Packet);
         var switcher = new SwitchablePolicy();
         var rules = TestRules.Single(new StackRuntime(0, "udp", "T", first), new StackRuntime(2, "raw", "T", raw), switcher, new StackRuntime(1, "dccp", "T", second));
-        await using var harness = new Harness(rules, fuse: true, stackCount: 3);
+        await using var harness = new PipelineRig(rules, stackCount: 3, fuse: true).Start();
 
         await harness.Feed(Enumerable.Range(0, 10).Select(i => TestPackets.Udp(App, 5000, Server, 9000, BitConverter.GetBytes(i))).ToList());
         switcher.Choice = 1;
@@ -116,7 +116,7 @@ public sealed class PipelineTests
     {
         var udp = new RecordingStack("udp") { ThrowOnPayload = 0x66 };
         var raw = new RecordingStack("raw", StackCarries.Packet);
-        await using var harness = new Harness(TestRules.Single(new StackRuntime(0, "udp", "T", udp), new StackRuntime(1, "raw", "T", raw)), fuse: true, stackCount: 2);
+        await using var harness = new PipelineRig(TestRules.Single(new StackRuntime(0, "udp", "T", udp), new StackRuntime(1, "raw", "T", raw)), stackCount: 2, fuse: true).Start();
 
         await harness.Feed([TestPackets.Udp(App, 5000, Server, 7, [0x66])]);
         await harness.Feed([TestPackets.Udp(App, 5000, Server, 7, [1]), TestPackets.Udp(App, 5000, Server, 7, [2])]);
@@ -133,79 +133,5 @@ public sealed class PipelineTests
         public string Name => "Test";
 
         public int Choose(in PacketInfo info, long flowCreatedAt, long now) => Choice;
-    }
-
-    /// <summary>The pipeline blocks on a real shard loop, fed directly instead of from a TUN.</summary>
-    private sealed class Harness : IAsyncDisposable
-    {
-        private readonly ShardLoop _loop = new("test-shard");
-        private readonly ITargetBlock<PacketBatch?> _head;
-        private readonly IDataflowBlock _tail;
-
-        public Harness(RuleSet rules, bool fuse, int stackCount)
-        {
-            Counters = new PipelineCounters();
-            Flows = new FlowManager(rules, FlowTimeouts.Default, 1000, new RecordingReplyWriter());
-            Pool = new PacketBatchPool(8, 16, 2048);
-            IBatchStage[] stages =
-            [
-                new ClassifierStage(Counters),
-                new IdExtractorStage(),
-                new DecisionStage(Flows, Counters),
-                new FlowRouterStage(Flows, Counters),
-                new StackSinkStage(Pool, Counters, stackCount),
-            ];
-            (_head, _tail) = PipelineBuilder.Build(stages, 3, fuse, _loop, (batch, _, _) => { StageErrors++; Pool.Return(batch); });
-            _loop.Start(null);
-        }
-
-        public PipelineCounters Counters { get; }
-
-        public FlowManager Flows { get; }
-
-        public PacketBatchPool Pool { get; }
-
-        public int Batches { get; private set; }
-
-        public int StageErrors { get; private set; }
-
-        public async Task Feed(IReadOnlyList<byte[]> packets)
-        {
-            int next = 0;
-            while (next < packets.Count)
-            {
-                PacketBatch batch;
-                while (!Pool.TryRent(out batch))
-                {
-                    await Task.Delay(1);
-                }
-
-                while (batch.Count < batch.Capacity && next < packets.Count)
-                {
-                    byte[] packet = packets[next++];
-                    packet.CopyTo(batch.Slot(batch.Count));
-                    batch.Info[batch.Count] = default;
-                    batch.Info[batch.Count].Length = (ushort)packet.Length;
-                    batch.Count++;
-                }
-
-                batch.ReceivedAt = Environment.TickCount64;
-                Batches++;
-                await _head.SendAsync(batch);
-            }
-
-            // Wait until the pipeline has handed every batch back.
-            while (Pool.Available != Pool.Size)
-            {
-                await Task.Delay(1);
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            _head.Complete();
-            await _tail.Completion.WaitAsync(TimeSpan.FromSeconds(10));
-            _loop.Dispose();
-        }
     }
 }

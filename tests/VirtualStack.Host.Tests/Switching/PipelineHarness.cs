@@ -21,8 +21,7 @@ internal sealed class PipelineHarness : IAsyncDisposable
     private static readonly byte[] App = [10, 200, 0, 1];
     private static readonly byte[] Server = [10, 201, 0, 2];
 
-    private readonly ITargetBlock<PacketBatch?> _head;
-    private readonly IDataflowBlock _tail;
+    private readonly PipelineRig _rig;
 
     public PipelineHarness(IDecisionPolicy policy, ITransportStack? first = null, ITransportStack? second = null)
     {
@@ -34,22 +33,10 @@ internal sealed class PipelineHarness : IAsyncDisposable
         var rules = new RuleSet(
             [new Rule("test", new RuleMatch(IpProtocols.Udp, null, null, null, null), [Runtimes[0], Runtimes[1]], Policy, null, null)],
             new Rule("default", RuleMatch.Any, [Runtimes[2]], FirstStackPolicy.Instance, null, null));
-        Counters = new PipelineCounters();
-        Flows = new FlowManager(rules, FlowTimeouts.Default, 1000, new RecordingReplyWriter());
-        Pool = new PacketBatchPool(8, 16, 2048);
-        IBatchStage[] stages =
-        [
-            new ClassifierStage(Counters),
-            new IdExtractorStage(),
-            new DecisionStage(Flows, Counters),
-            new FlowRouterStage(Flows, Counters),
-            new StackSinkStage(Pool, Counters, 3),
-        ];
-        (_head, _tail) = PipelineBuilder.Build(stages, 3, fuse: true, Loop, (_, _, e) => StageError = e);
-        Loop.Start(null);
+        _rig = new PipelineRig(rules, stackCount: 3, failed: (_, _, e) => StageError = e).Start();
     }
 
-    public ShardLoop Loop { get; } = new("test-shard");
+    public ShardLoop Loop => _rig.Loop;
 
     public ITransportStack StackA { get; }
 
@@ -66,11 +53,11 @@ internal sealed class PipelineHarness : IAsyncDisposable
 
     public StackRuntime[] Runtimes { get; }
 
-    public PipelineCounters Counters { get; }
+    public PipelineCounters Counters => _rig.Counters;
 
-    public FlowManager Flows { get; }
+    public FlowManager Flows => _rig.Flows;
 
-    public PacketBatchPool Pool { get; }
+    public PacketBatchPool Pool => _rig.Pool;
 
     /// <summary>An exception a stage threw (the pipeline's fault handler); tests expect none.</summary>
     public Exception? StageError { get; private set; }
@@ -79,45 +66,12 @@ internal sealed class PipelineHarness : IAsyncDisposable
     public static List<byte[]> Numbered(int from, int count, ushort sourcePort = 5000) =>
         [.. Enumerable.Range(from, count).Select(i => TestPackets.Udp(App, sourcePort, Server, 9000, BitConverter.GetBytes(i)))];
 
-    public Task<T> OnLoop<T>(Func<T> work) => Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.None, Loop);
+    public Task<T> OnLoop<T>(Func<T> work) => _rig.OnLoop(work);
 
     /// <summary>Feeds the packets in batches of up to <paramref name="batchSize"/> and waits until every batch is back.</summary>
-    public async Task Feed(IReadOnlyList<byte[]> packets, int batchSize = 16)
-    {
-        int next = 0;
-        while (next < packets.Count)
-        {
-            PacketBatch batch;
-            while (!Pool.TryRent(out batch))
-            {
-                await Task.Delay(1);
-            }
+    public Task Feed(IReadOnlyList<byte[]> packets, int batchSize = 16) => _rig.Feed(packets, batchSize);
 
-            while (batch.Count < Math.Min(batch.Capacity, batchSize) && next < packets.Count)
-            {
-                byte[] packet = packets[next++];
-                packet.CopyTo(batch.Slot(batch.Count));
-                batch.Info[batch.Count] = default;
-                batch.Info[batch.Count].Length = (ushort)packet.Length;
-                batch.Count++;
-            }
-
-            batch.ReceivedAt = Environment.TickCount64;
-            await _head.SendAsync(batch);
-        }
-
-        while (Pool.Available != Pool.Size)
-        {
-            await Task.Delay(1);
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        _head.Complete();
-        await _tail.Completion.WaitAsync(TimeSpan.FromSeconds(10));
-        Loop.Dispose();
-    }
+    public ValueTask DisposeAsync() => _rig.DisposeAsync();
 }
 
 /// <summary>A policy whose answer (or exception) the test sets; Choose counts its calls.</summary>
