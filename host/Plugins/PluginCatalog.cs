@@ -140,49 +140,10 @@ internal sealed class PluginCatalog : IDisposable
             return;
         }
 
-        foreach (IStackFactory stack in registry.Stacks)
-        {
-            if (_stacks.TryGetValue(stack.Name, out var existing))
-            {
-                _failures.Add(new PluginFailure(module.Name, folder, $"stack '{stack.Name}' is already provided by plugin {existing.Plugin}; ignored"));
-                continue;
-            }
-
-            _stacks[stack.Name] = (stack, module.Name);
-        }
-
-        foreach (INatFactory nat in registry.Nats)
-        {
-            if (_nats.TryGetValue(nat.Name, out var existing))
-            {
-                _failures.Add(new PluginFailure(module.Name, folder, $"NAT '{nat.Name}' is already provided by plugin {existing.Plugin}; ignored"));
-                continue;
-            }
-
-            _nats[nat.Name] = (nat, module.Name);
-        }
-
-        foreach (IPolicyFactory policy in registry.Policies)
-        {
-            if (_policies.TryGetValue(policy.Name, out var existing))
-            {
-                _failures.Add(new PluginFailure(module.Name, folder, $"policy '{policy.Name}' is already provided by plugin {existing.Plugin}; ignored"));
-                continue;
-            }
-
-            _policies[policy.Name] = (policy, module.Name);
-        }
-
-        foreach (IPluginCommand command in registry.Commands)
-        {
-            if (_commands.TryGetValue(command.Name, out var existing))
-            {
-                _failures.Add(new PluginFailure(module.Name, folder, $"command '{command.Name}' is already provided by plugin {existing.Plugin}; ignored"));
-                continue;
-            }
-
-            _commands[command.Name] = (command, module.Name);
-        }
+        Register(_stacks, registry.Stacks, s => s.Name, "stack", module.Name, folder);
+        Register(_nats, registry.Nats, n => n.Name, "NAT", module.Name, folder);
+        Register(_policies, registry.Policies, p => p.Name, "policy", module.Name, folder);
+        Register(_commands, registry.Commands, c => c.Name, "command", module.Name, folder);
 
         string version = assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]
             ?? assembly.GetName().Version?.ToString() ?? "?";
@@ -192,6 +153,22 @@ internal sealed class PluginCatalog : IDisposable
                 .Concat(registry.Policies.Select(p => $"policy {p.Name}: {p.Description}"))
                 .Concat(registry.Commands.Select(c => $"command vs {c.Name}: {c.Summary}"))
                 .ToArray()));
+    }
+
+    // First come, first served: a name another plugin already provides is reported and ignored, never replaced.
+    private void Register<T>(Dictionary<string, (T Item, string Plugin)> into, List<T> items, Func<T, string> name, string kind, string plugin, string folder)
+    {
+        foreach (T item in items)
+        {
+            string key = name(item);
+            if (into.TryGetValue(key, out var existing))
+            {
+                _failures.Add(new PluginFailure(plugin, folder, $"{kind} '{key}' is already provided by plugin {existing.Plugin}; ignored"));
+                continue;
+            }
+
+            into[key] = (item, plugin);
+        }
     }
 
     private static string? FindAssembly(string folder, string name)
