@@ -23,4 +23,10 @@ public enum DropReason : byte
     Unsupported,
     /// <summary>The pipeline is shutting down.</summary>
     ShuttingDown,
+    /// <summary>
+    /// Link-scope traffic of the VNIC itself (IPv6 link-local or link/interface-local multicast, IPv4 link-local,
+    /// local network control multicast or limited broadcast): it has no next hop, and sending it out again loops it
+    /// back into the VNIC.
+    /// </summary>
+    LinkScope,
 }

@@ -37,6 +37,7 @@ internal static class ClassifierCases
     private const byte Gre = 47;
 
     private static readonly byte[] P5 = Payload(5);
+    private static readonly byte[] LinkLocal = [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0x02, 0x11, 0x22, 0xff, 0xfe, 0x33, 0x44, 0x55];
 
     public static IReadOnlyDictionary<string, ClassifierCase> All { get; } = Build().ToDictionary(c => c.Name);
 
@@ -121,10 +122,21 @@ internal static class ClassifierCases
         yield return new("v4-icmpv6-number-is-other", V4(IcmpV6, HandPackets.Icmp(128, 0, 0x1234, 1, P5)), ok, 4, IcmpV6, 33, 20, 20, 13);
         yield return new("v4-ah-is-other", V4(IpProtocols.AuthenticationHeader, AuthenticationHeader(Udp)), ok, 4, IpProtocols.AuthenticationHeader, 44, 20, 20, 24);
 
+        // ---- link scope: the VNIC's own link, never forwarded (a raw send would loop it back into the TUN) ----
+        yield return new("v4-to-mdns-224.0.0.251", WithAddress(V4(Udp, HandPackets.Udp(5353, 5353, P5)), 16, [224, 0, 0, 251]), DropReason.LinkScope);
+        yield return new("v4-limited-broadcast", WithAddress(V4(Udp, HandPackets.Udp(68, 67, P5)), 16, [255, 255, 255, 255]), DropReason.LinkScope);
+        yield return new("v4-from-link-local", WithAddress(V4(Udp, HandPackets.Udp(40000, 7, P5)), 12, [169, 254, 1, 2]), DropReason.LinkScope);
+        yield return new("v4-to-link-local", WithAddress(V4(Udp, HandPackets.Udp(40000, 7, P5)), 16, [169, 254, 1, 2]), DropReason.LinkScope);
+
         // ---- IPv6: lengths ----
         yield return new("v6-39-bytes", V6(Udp, HandPackets.Udp(40000, 7, P5))[..39], DropReason.Truncated);
         yield return new("v6-payload-length-beyond-read", V6(Udp, HandPackets.Udp(40000, 7, P5), payloadLength: 14), DropReason.BadLength);
         yield return new("v6-header-only", V6(IpProtocols.NoNextHeader, []), ok, 6, IpProtocols.NoNextHeader, 40, 40, 40, 0);
+
+        // ---- IPv6 link scope: the kernel's router solicitations and MLD reports on the TUN device, link-local unicast ----
+        yield return new("v6-router-solicitation", WithAddress(WithAddress(V6(IcmpV6, HandPackets.Icmp(133, 0, 0, 0, P5)), 8, LinkLocal), 24, [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]), DropReason.LinkScope);
+        yield return new("v6-to-interface-local-multicast", WithAddress(V6(Udp, HandPackets.Udp(40000, 7, P5)), 24, [0xff, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]), DropReason.LinkScope);
+        yield return new("v6-to-link-local", WithAddress(V6(Udp, HandPackets.Udp(40000, 7, P5)), 24, LinkLocal), DropReason.LinkScope);
 
         // ---- IPv6 UDP ----
         yield return new("v6-udp", V6(Udp, HandPackets.Udp(40000, 7, P5), trafficClass: 0xb8), ok, 6, Udp, 53, 40, 48, 5, Parsed, Dscp: 46, SourcePort: 40000, DestinationPort: 7);
@@ -164,6 +176,14 @@ internal static class ClassifierCases
         yield return new("v6-dccp", V6(Dccp, HandPackets.Dccp(5001, 6000, 0, extended: true, extraHeaderBytes: 4, P5)), ok, 6, Dccp, 65, 40, 60, 5, Parsed, SourcePort: 5001, DestinationPort: 6000);
         yield return new("v6-gre", V6(Gre, Payload(8)), ok, 6, Gre, 48, 40, 40, 8);
         yield return new("v6-mobility-is-other", V6(IpProtocols.Mobility, Payload(8)), ok, 6, IpProtocols.Mobility, 48, 40, 40, 8);
+    }
+
+    /// <summary>The packet with an address replaced (IPv4 offsets 12/16, IPv6 8/24); the IPv4 header checksum is left as it was.</summary>
+    public static byte[] WithAddress(byte[] packet, int offset, byte[] address)
+    {
+        byte[] copy = (byte[])packet.Clone();
+        address.CopyTo(copy, offset);
+        return copy;
     }
 
     private static byte[] WithFirstByte(byte[] packet, byte first)

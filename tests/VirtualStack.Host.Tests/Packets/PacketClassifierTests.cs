@@ -58,7 +58,7 @@ public class PacketClassifierTests
         }
 
         Assert.Equal((PacketFlags)0x1ff, seen);
-        Assert.Equal([DropReason.None, DropReason.Truncated, DropReason.BadVersion, DropReason.BadLength], drops.Order());
+        Assert.Equal([DropReason.None, DropReason.Truncated, DropReason.BadVersion, DropReason.BadLength, DropReason.LinkScope], drops.Order());
     }
 
     [Fact]
@@ -97,5 +97,19 @@ public class PacketClassifierTests
         Assert.Equal(0, info.Length);
         Assert.Equal(PacketFlags.None, info.Flags);
         Assert.Equal(default, info.Flow);
+    }
+
+    [Theory]
+    [InlineData(4, 16, new byte[] { 239, 1, 2, 3 })]                                            // administratively scoped
+    [InlineData(4, 16, new byte[] { 224, 0, 1, 1 })]                                            // internetwork control (NTP)
+    [InlineData(6, 24, new byte[] { 0xff, 0x0e, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 })]   // global scope
+    [InlineData(6, 24, new byte[] { 0xff, 0x05, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 })]   // site-local scope
+    public void Multicast_beyond_the_link_is_routed_like_any_packet(int version, int offset, byte[] destination)
+    {
+        byte[] udp = HandPackets.Udp(40000, 7, HandPackets.Payload(5));
+        byte[] packet = ClassifierCases.WithAddress(version == 4 ? HandPackets.V4(IpProtocols.Udp, udp) : HandPackets.V6(IpProtocols.Udp, udp), offset, destination);
+        var info = default(PacketInfo);
+        Assert.Equal(DropReason.None, PacketClassifier.Classify(packet, ref info));
+        Assert.True((info.Flags & PacketFlags.TransportParsed) != 0);
     }
 }
