@@ -59,15 +59,7 @@ internal static class PacketClassifier
     /// </remarks>
     public static DropReason Classify(ReadOnlySpan<byte> packet, ref PacketInfo info)
     {
-        info.Length = 0;
-        info.IpVersion = 0;
-        info.Protocol = 0;
-        info.TransportOffset = 0;
-        info.PayloadOffset = 0;
-        info.PayloadLength = 0;
-        info.Flags = PacketFlags.None;
-        info.Dscp = 0;
-        info.IcmpType = 0;
+        Clear(ref info);
 
         DropReason reason;
         if (packet.IsEmpty)
@@ -82,11 +74,52 @@ internal static class PacketClassifier
                 6 => ClassifyV6(packet, ref info),
                 _ => DropReason.BadVersion,
             };
+            if (reason == DropReason.None && IsLinkScope(packet, info.IpVersion))
+            {
+                Clear(ref info); // a dropped packet carries no classification, whatever the reason
+                reason = DropReason.LinkScope;
+            }
         }
 
         info.Drop = reason;
         return reason;
     }
+
+    private static void Clear(ref PacketInfo info)
+    {
+        info.Length = 0;
+        info.IpVersion = 0;
+        info.Protocol = 0;
+        info.TransportOffset = 0;
+        info.PayloadOffset = 0;
+        info.PayloadLength = 0;
+        info.Flags = PacketFlags.None;
+        info.Dscp = 0;
+        info.IcmpType = 0;
+    }
+
+    /// <summary>
+    /// True for packets that belong to the VNIC's own link and must not be forwarded (RFC 4291 §2.5.6, RFC 3927 §2.7,
+    /// RFC 5771 §4): the kernel's router solicitations, MLD reports and DAD probes on the TUN device, or an
+    /// application's link-local traffic. Carried out by the raw stack, the kernel routes link-scope multicast straight
+    /// back into the VNIC: a loop that, seen in a namespace with nothing but VS's device, kept a core busy.
+    /// </summary>
+    private static bool IsLinkScope(ReadOnlySpan<byte> packet, byte version)
+    {
+        if (version == 4)
+        {
+            // Source or destination 169.254/16; destination 224.0.0/24 or 255.255.255.255.
+            return (packet[12] == 169 && packet[13] == 254)
+                || (packet[16] == 169 && packet[17] == 254)
+                || (packet[16] == 224 && packet[17] == 0 && packet[18] == 0)
+                || BinaryPrimitives.ReadUInt32BigEndian(packet[16..]) == uint.MaxValue;
+        }
+
+        // Source or destination fe80::/10; destination multicast of interface- or link-local scope (ffx1::, ffx2::).
+        return IsIpv6LinkLocal(packet[8..]) || IsIpv6LinkLocal(packet[24..]) || (packet[24] == 0xff && (packet[25] & 0x0f) is 1 or 2);
+    }
+
+    private static bool IsIpv6LinkLocal(ReadOnlySpan<byte> address) => address[0] == 0xfe && (address[1] & 0xc0) == 0x80;
 
     private static DropReason ClassifyV4(ReadOnlySpan<byte> packet, ref PacketInfo info)
     {
