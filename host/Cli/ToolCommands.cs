@@ -31,13 +31,15 @@ internal static class ToolCommands
 
     public const string CountHelp = """
         Usage: vs udp-count --port P [--ports K] [--bind ADDRESS] [--seconds S] [--bucket-ms MS] [--warmup-ms MS]
-                            [--echo] [--json]
+                            [--echo] [--arrivals FILE] [--json]
 
         Receives UDP datagrams and counts packets, bytes, loss and reordering (from udp-gen sequence numbers) and
         packets per --bucket-ms (default 10) on the wall clock, until --seconds pass (default: until SIGINT/SIGTERM).
         Records each datagram's one-way latency from the send time udp-gen wrote into it (same machine, same
         clock; p50/p99/p99.9 within 0.8 %), leaving out the first --warmup-ms (default 0) after the first datagram.
         --ports K listens on K consecutive ports from P (one socket each). --echo sends every datagram back.
+        --arrivals FILE writes every datagram's sequence number and arrival time (Unix ns) to FILE, as pairs of
+        little-endian 64-bit integers (the demo measures a switch's gap and losses from them).
         Prints "listening" once bound, the summary at the end.
         """;
 
@@ -140,6 +142,7 @@ internal static class ToolCommands
             BucketMs = args.Int("bucket-ms", 10, 1, 60_000),
             WarmupMs = args.Int("warmup-ms", 0, 0, 3_600_000),
             Echo = args.Flag("echo"),
+            ArrivalsPath = args.Option("arrivals"),
         };
         bool json = args.Flag("json");
         args.RejectUnknown();

@@ -36,9 +36,13 @@ internal sealed unsafe class UdpCounter
 
     public bool Echo { get; init; }
 
+    /// <summary>When set, every datagram's sequence number and arrival time go to this file (<see cref="ArrivalLog"/>).</summary>
+    public string? ArrivalsPath { get; init; }
+
     public CounterResult Run(CancellationToken cancel, Action? ready = null)
     {
         var sockets = new List<Socket>(Ports);
+        using ArrivalLog? arrivals = ArrivalsPath is null ? null : new ArrivalLog(ArrivalsPath);
         try
         {
             for (int i = 0; i < Ports; i++)
@@ -55,7 +59,7 @@ internal sealed unsafe class UdpCounter
             }
 
             ready?.Invoke();
-            var result = new CounterResult(BucketMs, WarmupMs);
+            var result = new CounterResult(BucketMs, WarmupMs) { Arrivals = arrivals };
             byte[] buffers = GC.AllocateUninitializedArray<byte>(Batch * MaxDatagram, pinned: true);
             using var vector = new MessageVector(Batch);
             fixed (byte* data = buffers)
