@@ -106,10 +106,10 @@ internal static class DemoCommand
         stacks.WriteTo(to);
         to.WriteLine($"sent {result["sent"]}, received {result["received"]}, lost {result["lost"]}");
         to.WriteLine();
-        var switches = new TableWriter("AT S", "FROM", "TO", "CACHED", "GAP MS", "SEND GAP MS", "MAX DELAY MS", "LOST", "MIN BUCKET", "SWITCH US", "FIRST BUILD MS");
+        var switches = new TableWriter("AT S", "FROM", "TO", "CACHED", "COMPLETE", "GAP MS", "SEND GAP MS", "MAX DELAY MS", "LOST", "MIN BUCKET", "SWITCH US", "FIRST BUILD MS");
         foreach (JsonNode? s in result["switches"]!.AsArray())
         {
-            switches.Add(s!["at_s"], s["from"], s["to"], s["cached"], s["gap_ms"], s["send_gap_ms"], s["max_latency_ms"], s["lost"], s["min_bucket_ratio"], s["delay_us"], s["first_build_ms"] ?? "-");
+            switches.Add(s!["at_s"], s["from"], s["to"], s["cached"], s["complete"], s["gap_ms"], s["send_gap_ms"], s["max_latency_ms"], s["lost"], s["min_bucket_ratio"], s["delay_us"], s["first_build_ms"] ?? "-");
         }
 
         switches.WriteTo(to);

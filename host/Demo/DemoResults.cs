@@ -60,6 +60,7 @@ internal static class DemoResults
                 ["from"] = m.Event.From,
                 ["to"] = m.Event.To,
                 ["cached"] = m.Event.Cached,
+                ["complete"] = m.Complete,
                 ["gap_ms"] = m.GapMs,
                 ["send_gap_ms"] = m.SendGapMs,
                 ["max_latency_ms"] = m.MaxLatencyMs,
@@ -71,7 +72,7 @@ internal static class DemoResults
         }
 
         long received = analysis.Received;
-        SwitchMeasure[] cached = [.. measures.Where(m => m.Event.Cached)];
+        SwitchMeasure[] cached = [.. measures.Where(m => m.Event.Cached && m.Complete)];
         double? firstDccp = buildMs.TryGetValue("dccp", out double b) ? b : null;
         var stacks = new JsonArray();
         foreach (Throughput t in perStack)

@@ -15,10 +15,12 @@ internal sealed record SwitchEvent(long AtUnixMs, string From, string To, bool C
 /// same window (<see cref="SendGapMs"/>: a gap of the sender's own, e.g. descheduled on a busy machine, shows in both),
 /// the longest one-way delay, the generator's packets that reached neither server, and the emptiest 10 ms bucket
 /// (both servers together) as a fraction of the steady mean. <see cref="FirstBuildMs"/>: the target's build time when
-/// this switch had to build it (null for a switch to a cached stack).
+/// this switch had to build it (null for a switch to a cached stack). <see cref="Complete"/> is false for a switch
+/// whose window reaches past the stream's start or end (e.g. one at the very end of the run): its figures are partial
+/// and it counts for no target.
 /// </summary>
 internal sealed record SwitchMeasure(SwitchEvent Event, double AtSeconds, double GapMs, double SendGapMs, double MaxLatencyMs, long Lost,
-    double MinBucketRatio, double? FirstBuildMs);
+    double MinBucketRatio, double? FirstBuildMs, bool Complete);
 
 /// <summary>The same measures away from every switch (the steady part of the run): what the path does by itself.</summary>
 internal sealed record SteadyMeasure(double MeanBucket, double MaxGapMs, double MaxSendGapMs, double MaxLatencyMs, long Lost, double MinBucketRatio);
@@ -153,7 +155,8 @@ internal sealed class SwitchAnalysis
             measures[i] = new SwitchMeasure(s, Math.Round((s.AtUnixMs - OriginMs) / 1000.0, 3),
                 Math.Round(LongestGap(_merged, from, to), 3), Math.Round(LongestGap(_sent, from, to), 3), Math.Round(MaxLatency(from, to), 3),
                 lostAt.LongCount(t => t >= from && t <= to),
-                mean > 0 && minBucket != double.MaxValue ? Math.Round(minBucket / mean, 3) : 0, firstBuild);
+                mean > 0 && minBucket != double.MaxValue ? Math.Round(minBucket / mean, 3) : 0, firstBuild,
+                from >= OriginMs && to <= _endMs);
         }
 
         return measures;

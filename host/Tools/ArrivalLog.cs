@@ -36,6 +36,11 @@ internal sealed class ArrivalLog : IDisposable
 
     public void Flush()
     {
+        if (_used == 0)
+        {
+            return;
+        }
+
         _file.Write(MemoryMarshal.AsBytes(_buffer.AsSpan(0, _used)));
         _used = 0;
     }
