@@ -19,6 +19,7 @@ internal static class SwitchBench
         int runs = args.Int("runs", 3, 1, 100);
         DemoOptions options = DemoCommand.Options(args, defaultSeconds: 20) with { Direct = true };
         string? jsonFile = args.Option("json");
+        string? keep = args.Option("out");
         args.RejectUnknown(maxPositional: 1);
         if (Tmds.Linux.LibC.geteuid() != 0)
         {
@@ -31,7 +32,9 @@ internal static class SwitchBench
         var results = new List<JsonObject>();
         for (int run = 1; run <= runs; run++)
         {
-            string outDirectory = Path.Combine(Path.GetTempPath(), $"vs-bench-switch-{Environment.ProcessId}-{run}");
+            string outDirectory = keep is not null
+                ? Path.GetFullPath(Path.Combine(keep, $"run-{run}"))
+                : Path.Combine(Path.GetTempPath(), $"vs-bench-switch-{Environment.ProcessId}-{run}");
             try
             {
                 ConsoleLog.Write($"run {run} of {runs}");
@@ -44,7 +47,7 @@ internal static class SwitchBench
             }
             finally
             {
-                if (Directory.Exists(outDirectory))
+                if (keep is null && Directory.Exists(outDirectory))
                 {
                     Directory.Delete(outDirectory, recursive: true);
                 }
@@ -82,6 +85,8 @@ internal static class SwitchBench
                 ["sent"] = r["sent"]!.DeepClone(),
                 ["received"] = r["received"]!.DeepClone(),
                 ["lost"] = r["lost"]!.DeepClone(),
+                ["lost_outside"] = r["lost_outside"]!.DeepClone(),
+                ["process_first_build_ms"] = r["process_first_build_ms"]?.DeepClone(),
                 ["mean_gbps"] = r["mean_gbps"]!.DeepClone(),
                 ["peak_gbps"] = r["peak_gbps"]!.DeepClone(),
                 ["first_build_ms"] = r["first_build_ms"]?.DeepClone(),
@@ -93,7 +98,8 @@ internal static class SwitchBench
         }
 
         JsonNode?[] cached = [.. switches.Where(s => s!["cached"]!.GetValue<bool>() && s["complete"]!.GetValue<bool>())];
-        double[] builds = [.. results.Select(r => r["first_build_ms"]).Where(b => b is not null).Select(b => b!.GetValue<double>()).Order()];
+        double[] builds = Sorted(results, "first_build_ms");
+        double[] processBuilds = Sorted(results, "process_first_build_ms");
         JsonNode?[] directs = [.. results.Select(r => r["direct"]).Where(d => d is not null)];
         return new JsonObject
         {
@@ -106,12 +112,9 @@ internal static class SwitchBench
             ["switches"] = switches,
             ["mean_gbps"] = Math.Round(results.Average(r => r["mean_gbps"]!.GetValue<double>()), 3),
             ["peak_gbps"] = results.Max(r => r["peak_gbps"]!.GetValue<double>()),
-            ["first_build_ms"] = builds.Length == 0 ? null : new JsonObject
-            {
-                ["min"] = builds[0],
-                ["median"] = builds[builds.Length / 2],
-                ["max"] = builds[^1],
-            },
+            ["warm_up"] = options.WarmUp,
+            ["first_build_ms"] = Spread(builds),
+            ["process_first_build_ms"] = Spread(processBuilds),
             ["cached"] = new JsonObject
             {
                 ["count"] = cached.Length,
@@ -142,6 +145,16 @@ internal static class SwitchBench
         };
     }
 
+    private static double[] Sorted(List<JsonObject> results, string key) =>
+        [.. results.Select(r => r[key]).Where(b => b is not null).Select(b => b!.GetValue<double>()).Order()];
+
+    private static JsonObject? Spread(double[] sorted) => sorted.Length == 0 ? null : new JsonObject
+    {
+        ["min"] = sorted[0],
+        ["median"] = sorted[sorted.Length / 2],
+        ["max"] = sorted[^1],
+    };
+
     private static void Print(JsonObject result, TextWriter to)
     {
         string offered = result["rate_pps"]!.GetValue<long>() > 0 ? $"{result["rate_pps"]} packets/s offered ({result["offered_gbps"]} Gbit/s)" : "unpaced";
@@ -165,8 +178,9 @@ internal static class SwitchBench
         paths.Add($"VS, {cached["count"]} cached switches", cached["lost"], cached["max_gap_ms"], "-", cached["max_latency_ms"], cached["min_bucket_ratio"], "-");
         paths.WriteTo(to);
         JsonNode? builds = result["first_build_ms"];
+        JsonNode? cold = result["process_first_build_ms"];
         to.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"first DCCP build ms: min {builds?["min"]} median {builds?["median"]} max {builds?["max"]} (target < {DemoResults.BuildTargetMs}); peak {result["peak_gbps"]} Gbit/s"));
+            $"first DCCP build of the flow, ms: min {builds?["min"]} median {builds?["median"]} max {builds?["max"]} (target < {DemoResults.BuildTargetMs}; warm-up {(result["warm_up"]!.GetValue<bool>() ? "yes" : "no")}); the process's first: min {cold?["min"]} median {cold?["median"]} max {cold?["max"]}; peak {result["peak_gbps"]} Gbit/s"));
         to.WriteLine($"load average (1, 5, 15 min): before {string.Join(' ', result["load"]!["before"]!.AsArray())}, after {string.Join(' ', result["load"]!["after"]!.AsArray())}");
     }
 }

@@ -12,7 +12,7 @@ internal static class BenchCommand
         Usage: vs bench throughput [--size 1500|64|BYTES] [--seconds S] [--stack udp|raw|dccp] [--json FILE]
                vs bench latency    [--size BYTES] [--seconds S] [--stack udp|raw] [--runs N] [--json FILE]
                vs bench flows      [--size BYTES] [--ports K] [--json FILE]
-               vs bench switch     [--runs N] [--seconds S] [--period P] [--rate PPS|Ngbit] [--size BYTES] [--json FILE]
+               vs bench switch     [--runs N] [--seconds S] [--period P] [--rate PPS|Ngbit] [--warm-up yes|no] [--out DIR] [--json FILE]
 
         Measures VirtualStack side by side with the kernel-only path, in one run, on a private topology in network
         namespaces (built and removed by the benchmark). Needs root. The machine's load average is reported with
@@ -26,7 +26,7 @@ internal static class BenchCommand
           switch      the demo's experiment (udp <-> dccp every --period, default 5 s; --seconds default 20; paced
                       at --rate, default 20000 packets/s) --runs times (default 3), each after the same stream on
                       the kernel-only path: every switch's gap, the sender's own gap, delay, losses, emptiest 10 ms
-                      bucket, the first DCCP build
+                      bucket, the first DCCP build; --out DIR keeps each run's demo output in DIR/run-N
           --size     IP packet size in bytes (default 1500; flows: 64)
           --seconds  length of each measurement (default 5)
           --stack    the stack that carries the flow (default udp)

@@ -114,7 +114,7 @@ internal static class DemoCommand
 
         stacks.Add("both", result["received"], result["mean_gbps"], result["peak_gbps"], "-");
         stacks.WriteTo(to);
-        to.WriteLine($"sent {result["sent"]}, received {result["received"]}, lost {result["lost"]}");
+        to.WriteLine($"sent {result["sent"]}, received {result["received"]}, lost {result["lost"]} ({result["lost_outside"]} of them in the first or last 500 ms)");
         to.WriteLine();
         var switches = new TableWriter("AT S", "FROM", "TO", "CACHED", "COMPLETE", "GAP MS", "SEND GAP MS", "MAX DELAY MS", "LOST", "MIN BUCKET", "SWITCH US", "FIRST BUILD MS");
         foreach (JsonNode? s in result["switches"]!.AsArray())

@@ -103,6 +103,9 @@ internal static class DemoResults
             ["stacks"] = stacks,
             ["switches"] = switches,
             ["switches_total"] = flow?["switches"]?.GetValue<long>() ?? 0,
+            // Lost neither in the steady part nor near a switch: in the first or last 500 ms (start-up; the end, e.g. a
+            // DCCP send queue a starved far side had not drained when the run stopped).
+            ["lost_outside"] = Math.Max(0, sent - received - steady.Lost - measures.Sum(m => m.Lost)),
             ["first_build_ms"] = firstDccp,
             ["steady"] = new JsonObject
             {
