@@ -14,12 +14,14 @@ namespace VirtualStack.Host.Cli;
 internal static class ToolCommands
 {
     public const string GenHelp = """
-        Usage: vs udp-gen --to HOST:PORT [--size BYTES] [--seconds S] [--count N] [--rate PPS] [--source-port P]
+        Usage: vs udp-gen --to HOST:PORT [--size BYTES] [--seconds S] [--count N] [--rate PPS [--catch-up-ms MS]] [--source-port P]
                           [--flows N [--ports K]] [--mark M] [--json]
 
         Sends UDP datagrams from an ordinary socket, 64 per sendmmsg: IP packets of --size bytes (default 1500),
         each payload a 16-byte header (sequence number, send time in Unix ns) and random bytes; for --seconds
         (default 5) or --count datagrams, as fast as possible or at --rate packets per second.
+          --catch-up-ms  with --rate: a generator descheduled for longer than MS skips what it missed beyond MS
+                         instead of sending it at full speed (default: it catches up all the way)
           --source-port  bind the (first) socket to this port instead of one the kernel picks
           --mark M       SO_MARK of the sockets (decimal or 0x hex; root): VS's own mark takes the kernel-only path
                          around a running VS, as the benchmarks do
@@ -72,6 +74,7 @@ internal static class ToolCommands
             Duration = TimeSpan.FromSeconds(args.Int("seconds", flows > 0 ? 86400 : 5, 1, 86400)),
             Count = args.Option("count") is not null ? args.Int("count", 0, 1, int.MaxValue) : flows > 0 ? flows : long.MaxValue,
             Rate = args.Int("rate", 0, 0, int.MaxValue),
+            CatchUpMs = args.Int("catch-up-ms", 0, 0, 3_600_000),
             Flows = flows,
             Ports = ports,
             SourcePort = sourcePort,

@@ -43,6 +43,13 @@ internal sealed unsafe partial class UdpGenerator
     /// <summary>Packets per second; 0 sends as fast as the socket takes them.</summary>
     public long Rate { get; init; }
 
+    /// <summary>
+    /// With <see cref="Rate"/>: how far behind its schedule the generator may catch up, in ms (0: all the way). A
+    /// generator descheduled for longer skips what it missed beyond this instead of sending it at full speed, so the
+    /// offered load never exceeds the rate by more than this much at once.
+    /// </summary>
+    public int CatchUpMs { get; init; }
+
     public int SocketMark { get; init; }
 
     /// <summary>0: one flow on one connected socket. Otherwise the number of flows to cycle through.</summary>
@@ -150,6 +157,8 @@ internal sealed unsafe partial class UdpGenerator
         long end = start + (long)(Duration.TotalSeconds * Stopwatch.Frequency);
         double ticksPerPacket = Rate > 0 ? (double)Stopwatch.Frequency / Rate : 0;
         long quantum = Math.Clamp(Rate / 5000, 1, Batch);
+        long origin = start; // the schedule: packet k is due at origin + k * ticksPerPacket
+        long maxLag = CatchUpMs > 0 ? CatchUpMs * Stopwatch.Frequency / 1000 : long.MaxValue;
         while (sent < Count && !cancel.IsCancellationRequested)
         {
             long now = Stopwatch.GetTimestamp();
@@ -164,14 +173,20 @@ internal sealed unsafe partial class UdpGenerator
                 // Pace by schedule, not by sleeping a fixed time: a late batch catches up, an early one waits. The wait
                 // is a nanosleep until a quantum of packets (about 200 us of them) is due: no spinning (the generator
                 // shares a core with the servers) and few system calls, yet the stream stays smooth at 10 ms.
-                long due = start + (long)((sent + quantum - 1) * ticksPerPacket);
+                long late = now - (origin + (long)(sent * ticksPerPacket));
+                if (late > maxLag)
+                {
+                    origin += late - maxLag; // descheduled too long: what is missed beyond CatchUpMs is not sent
+                }
+
+                long due = origin + (long)((sent + quantum - 1) * ticksPerPacket);
                 if (due > now)
                 {
                     Nap((due - now) * 1_000_000_000 / Stopwatch.Frequency);
                     continue;
                 }
 
-                n = (int)Math.Min(n, Math.Max(1, (long)((now - start) / ticksPerPacket) + 1 - sent));
+                n = (int)Math.Min(n, Math.Max(1, (long)((now - origin) / ticksPerPacket) + 1 - sent));
             }
 
             int fd = fds[0];
