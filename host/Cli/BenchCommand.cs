@@ -5,13 +5,14 @@ using VirtualStack.Host.Bench;
 
 namespace VirtualStack.Host.Cli;
 
-/// <summary><c>vs bench throughput|latency|flows</c> (switch comes with run-time switching).</summary>
+/// <summary><c>vs bench throughput|latency|flows|switch</c>.</summary>
 internal static class BenchCommand
 {
     public const string Help = """
         Usage: vs bench throughput [--size 1500|64|BYTES] [--seconds S] [--stack udp|raw|dccp] [--json FILE]
                vs bench latency    [--size BYTES] [--seconds S] [--stack udp|raw] [--runs N] [--json FILE]
                vs bench flows      [--size BYTES] [--ports K] [--json FILE]
+               vs bench switch     [--runs N] [--seconds S] [--period P] [--rate PPS|Ngbit] [--warm-up yes|no] [--out DIR] [--json FILE]
 
         Measures VirtualStack side by side with the kernel-only path, in one run, on a private topology in network
         namespaces (built and removed by the benchmark). Needs root. The machine's load average is reported with
@@ -22,6 +23,10 @@ internal static class BenchCommand
                       of it, kernel only and through VS, and what VS adds
           flows       new flows per second (90k flows, one datagram each), VS resident memory and managed heap
                       per flow at 1k, 10k and 100k flows, descriptors
+          switch      the demo's experiment (udp <-> dccp every --period, default 5 s; --seconds default 20; paced
+                      at --rate, default 20000 packets/s) --runs times (default 3), each after the same stream on
+                      the kernel-only path: every switch's gap, the sender's own gap, delay, losses, emptiest 10 ms
+                      bucket, the first DCCP build; --out DIR keeps each run's demo output in DIR/run-N
           --size     IP packet size in bytes (default 1500; flows: 64)
           --seconds  length of each measurement (default 5)
           --stack    the stack that carries the flow (default udp)
@@ -30,7 +35,7 @@ internal static class BenchCommand
           --json     also write the result as JSON (format in the README)
         """;
 
-    private static readonly string[] Kinds = ["throughput", "latency", "flows"];
+    private static readonly string[] Kinds = ["throughput", "latency", "flows", "switch"];
 
     public static async Task<int> RunAsync(ParsedArguments args)
     {
@@ -38,6 +43,11 @@ internal static class BenchCommand
         if (!Kinds.Contains(kind))
         {
             throw new UsageException($"unknown benchmark '{kind}' (available: {string.Join(", ", Kinds)})");
+        }
+
+        if (kind == "switch")
+        {
+            return await SwitchBench.RunAsync(args);
         }
 
         int size = args.Int("size", kind == "flows" ? 64 : 1500, 64, 9000);

@@ -14,12 +14,14 @@ namespace VirtualStack.Host.Cli;
 internal static class ToolCommands
 {
     public const string GenHelp = """
-        Usage: vs udp-gen --to HOST:PORT [--size BYTES] [--seconds S] [--count N] [--rate PPS] [--source-port P]
+        Usage: vs udp-gen --to HOST:PORT [--size BYTES] [--seconds S] [--count N] [--rate PPS [--catch-up-ms MS]] [--source-port P]
                           [--flows N [--ports K]] [--mark M] [--json]
 
         Sends UDP datagrams from an ordinary socket, 64 per sendmmsg: IP packets of --size bytes (default 1500),
         each payload a 16-byte header (sequence number, send time in Unix ns) and random bytes; for --seconds
         (default 5) or --count datagrams, as fast as possible or at --rate packets per second.
+          --catch-up-ms  with --rate: a generator descheduled for longer than MS skips what it missed beyond MS
+                         instead of sending it at full speed (default: it catches up all the way)
           --source-port  bind the (first) socket to this port instead of one the kernel picks
           --mark M       SO_MARK of the sockets (decimal or 0x hex; root): VS's own mark takes the kernel-only path
                          around a running VS, as the benchmarks do
@@ -31,13 +33,15 @@ internal static class ToolCommands
 
     public const string CountHelp = """
         Usage: vs udp-count --port P [--ports K] [--bind ADDRESS] [--seconds S] [--bucket-ms MS] [--warmup-ms MS]
-                            [--echo] [--json]
+                            [--echo] [--arrivals FILE] [--json]
 
         Receives UDP datagrams and counts packets, bytes, loss and reordering (from udp-gen sequence numbers) and
         packets per --bucket-ms (default 10) on the wall clock, until --seconds pass (default: until SIGINT/SIGTERM).
         Records each datagram's one-way latency from the send time udp-gen wrote into it (same machine, same
         clock; p50/p99/p99.9 within 0.8 %), leaving out the first --warmup-ms (default 0) after the first datagram.
         --ports K listens on K consecutive ports from P (one socket each). --echo sends every datagram back.
+        --arrivals FILE writes every datagram's sequence number and arrival time (Unix ns) to FILE, as pairs of
+        little-endian 64-bit integers (the demo measures a switch's gap and losses from them).
         Prints "listening" once bound, the summary at the end.
         """;
 
@@ -70,6 +74,7 @@ internal static class ToolCommands
             Duration = TimeSpan.FromSeconds(args.Int("seconds", flows > 0 ? 86400 : 5, 1, 86400)),
             Count = args.Option("count") is not null ? args.Int("count", 0, 1, int.MaxValue) : flows > 0 ? flows : long.MaxValue,
             Rate = args.Int("rate", 0, 0, int.MaxValue),
+            CatchUpMs = args.Int("catch-up-ms", 0, 0, 3_600_000),
             Flows = flows,
             Ports = ports,
             SourcePort = sourcePort,
@@ -140,6 +145,7 @@ internal static class ToolCommands
             BucketMs = args.Int("bucket-ms", 10, 1, 60_000),
             WarmupMs = args.Int("warmup-ms", 0, 0, 3_600_000),
             Echo = args.Flag("echo"),
+            ArrivalsPath = args.Option("arrivals"),
         };
         bool json = args.Flag("json");
         args.RejectUnknown();

@@ -34,6 +34,9 @@ internal sealed class CounterResult(int bucketMs, int warmupMs)
     /// <summary>One-way latency of the datagrams received after the warm-up, from the generator's send time.</summary>
     public LatencyHistogram Latency { get; } = new();
 
+    /// <summary>When set, every datagram's sequence number and arrival time is written to it.</summary>
+    public ArrivalLog? Arrivals { get; init; }
+
     /// <summary>Packets per bucket, keyed by bucket start in Unix milliseconds.</summary>
     public IReadOnlyDictionary<long, long> Buckets => _buckets;
 
@@ -60,6 +63,7 @@ internal sealed class CounterResult(int bucketMs, int warmupMs)
         }
 
         long sequence = BinaryPrimitives.ReadInt64BigEndian(datagram);
+        Arrivals?.Record(sequence, BinaryPrimitives.ReadInt64BigEndian(datagram[8..]), nowNs);
         if (sequence < _expected)
         {
             Reordered++;

@@ -36,9 +36,13 @@ internal sealed unsafe class UdpCounter
 
     public bool Echo { get; init; }
 
+    /// <summary>When set, every datagram's sequence number and arrival time go to this file (<see cref="ArrivalLog"/>).</summary>
+    public string? ArrivalsPath { get; init; }
+
     public CounterResult Run(CancellationToken cancel, Action? ready = null)
     {
         var sockets = new List<Socket>(Ports);
+        using ArrivalLog? arrivals = ArrivalsPath is null ? null : new ArrivalLog(ArrivalsPath);
         try
         {
             for (int i = 0; i < Ports; i++)
@@ -55,7 +59,7 @@ internal sealed unsafe class UdpCounter
             }
 
             ready?.Invoke();
-            var result = new CounterResult(BucketMs, WarmupMs);
+            var result = new CounterResult(BucketMs, WarmupMs) { Arrivals = arrivals };
             byte[] buffers = GC.AllocateUninitializedArray<byte>(Batch * MaxDatagram, pinned: true);
             using var vector = new MessageVector(Batch);
             fixed (byte* data = buffers)
@@ -91,7 +95,10 @@ internal sealed unsafe class UdpCounter
         while (!cancel.IsCancellationRequested)
         {
             // MSG_WAITFORONE: block for the first datagram (up to SO_RCVTIMEO), then take what is queued.
-            Drain(fd, vector, data, result, MsgWaitForOne);
+            if (Drain(fd, vector, data, result, MsgWaitForOne) <= 0)
+            {
+                result.Arrivals?.Flush(); // quiet for 100 ms: the log on disk is complete up to now (the demo waits for that)
+            }
         }
     }
 
@@ -121,6 +128,11 @@ internal sealed unsafe class UdpCounter
             while (!cancel.IsCancellationRequested)
             {
                 int ready = epoll_wait(epoll, events, MaxEvents, 100);
+                if (ready == 0)
+                {
+                    result.Arrivals?.Flush();
+                }
+
                 for (int e = 0; e < ready; e++)
                 {
                     // Level-triggered: a socket with more queued than one batch is simply reported again.
@@ -134,7 +146,7 @@ internal sealed unsafe class UdpCounter
         }
     }
 
-    private void Drain(int fd, MessageVector vector, byte* data, CounterResult result, int flags)
+    private int Drain(int fd, MessageVector vector, byte* data, CounterResult result, int flags)
     {
         MMsgHdr* messages = vector.Messages;
         for (int i = 0; i < Batch; i++)
@@ -146,7 +158,7 @@ internal sealed unsafe class UdpCounter
         int n = LibC.RecvMmsg(fd, messages, Batch, flags, null);
         if (n <= 0)
         {
-            return;
+            return n;
         }
 
         long nowNs = (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
@@ -163,5 +175,7 @@ internal sealed unsafe class UdpCounter
             // Each message still names its sender: the echo goes back where it came from.
             LibC.SendMmsg(fd, messages, (uint)n, 0);
         }
+
+        return n;
     }
 }

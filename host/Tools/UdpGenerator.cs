@@ -21,7 +21,7 @@ namespace VirtualStack.Host.Tools;
 /// carry on shared sockets (a far end seen twice needs a second socket), and keeps the generator's own descriptors
 /// (one per source port) and the server's (one per destination port) far below the 20,000 per process.
 /// </remarks>
-internal sealed unsafe class UdpGenerator
+internal sealed unsafe partial class UdpGenerator
 {
     public const int HeaderLength = 16;
 
@@ -42,6 +42,13 @@ internal sealed unsafe class UdpGenerator
 
     /// <summary>Packets per second; 0 sends as fast as the socket takes them.</summary>
     public long Rate { get; init; }
+
+    /// <summary>
+    /// With <see cref="Rate"/>: how far behind its schedule the generator may catch up, in ms (0: all the way). A
+    /// generator descheduled for longer skips what it missed beyond this instead of sending it at full speed, so the
+    /// offered load never exceeds the rate by more than this much at once.
+    /// </summary>
+    public int CatchUpMs { get; init; }
 
     public int SocketMark { get; init; }
 
@@ -149,6 +156,9 @@ internal sealed unsafe class UdpGenerator
         long start = Stopwatch.GetTimestamp();
         long end = start + (long)(Duration.TotalSeconds * Stopwatch.Frequency);
         double ticksPerPacket = Rate > 0 ? (double)Stopwatch.Frequency / Rate : 0;
+        long quantum = Math.Clamp(Rate / 5000, 1, Batch);
+        long origin = start; // the schedule: packet k is due at origin + k * ticksPerPacket
+        long maxLag = CatchUpMs > 0 ? CatchUpMs * Stopwatch.Frequency / 1000 : long.MaxValue;
         while (sent < Count && !cancel.IsCancellationRequested)
         {
             long now = Stopwatch.GetTimestamp();
@@ -160,20 +170,23 @@ internal sealed unsafe class UdpGenerator
             int n = (int)Math.Min(Batch, Count - sent);
             if (Rate > 0)
             {
-                // Pace by schedule, not by sleeping a fixed time: a late batch catches up, an early one waits.
-                long due = start + (long)(sent * ticksPerPacket);
+                // Pace by schedule, not by sleeping a fixed time: a late batch catches up, an early one waits. The wait
+                // is a nanosleep until a quantum of packets (about 200 us of them) is due: no spinning (the generator
+                // shares a core with the servers) and few system calls, yet the stream stays smooth at 10 ms.
+                long late = now - (origin + (long)(sent * ticksPerPacket));
+                if (late > maxLag)
+                {
+                    origin += late - maxLag; // descheduled too long: what is missed beyond CatchUpMs is not sent
+                }
+
+                long due = origin + (long)((sent + quantum - 1) * ticksPerPacket);
                 if (due > now)
                 {
-                    long waitMs = (due - now) * 1000 / Stopwatch.Frequency;
-                    if (waitMs > 1)
-                    {
-                        Thread.Sleep((int)waitMs - 1);
-                    }
-
+                    Nap((due - now) * 1_000_000_000 / Stopwatch.Frequency);
                     continue;
                 }
 
-                n = (int)Math.Min(n, Math.Max(1, (long)((now - due) / ticksPerPacket) + 1));
+                n = (int)Math.Min(n, Math.Max(1, (long)((now - origin) / ticksPerPacket) + 1 - sent));
             }
 
             int fd = fds[0];
@@ -222,6 +235,22 @@ internal sealed unsafe class UdpGenerator
         }
 
         return new GeneratorResult(sent, errors, Stopwatch.GetElapsedTime(start), PacketSize);
+    }
+
+    private static void Nap(long nanoseconds)
+    {
+        TimeSpec request = new() { Seconds = nanoseconds / 1_000_000_000, Nanoseconds = nanoseconds % 1_000_000_000 };
+        _ = NanoSleep(&request, null); // EINTR: the loop looks at the clock again anyway
+    }
+
+    [LibraryImport("libc", EntryPoint = "nanosleep")]
+    private static partial int NanoSleep(TimeSpec* request, TimeSpec* remaining);
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
     }
 }
 

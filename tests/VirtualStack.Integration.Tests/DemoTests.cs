@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -9,69 +10,93 @@ using Xunit.Abstractions;
 namespace VirtualStack.Integration.Tests;
 
 /// <summary>
-/// <c>vs demo</c> as a user runs it: a short run writes results.json, figure1.png and counts.csv that agree with
-/// each other, and leaves no namespace, device or socket behind. Plus the figure on its own, with the two servers
-/// and switch markers the full experiment draws. No timing or throughput is asserted: that is for benchmarks.
+/// <c>vs demo</c> as a user runs it: a short run switching udp and dccp every second writes results.json (both stacks,
+/// every switch with its gap and losses, the first DCCP build), figure1.png and counts.csv that agree with each other,
+/// and leaves no namespace, device, socket or process behind, also when interrupted. Plus the figure on its own, with
+/// the two servers and switch markers. No timing, throughput or loss target is asserted: that is for `vs bench
+/// switch` (a loaded CI machine decides those, not the code).
 /// </summary>
 public sealed partial class DemoTests(ITestOutputHelper output) : IntegrationTest(output)
 {
     private static readonly byte[] PngSignature = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
 
     [SkippableFact]
-    public async Task A_short_demo_writes_consistent_results_figure_and_counts_and_leaves_nothing_behind()
+    public async Task A_short_demo_switches_udp_and_dccp_writes_consistent_results_figure_and_counts_and_leaves_nothing_behind()
     {
         Requires.Root();
         string outDir = Path.Combine(Path.GetTempPath(), $"vs-demo-test-{Environment.ProcessId}-{Guid.NewGuid():N}");
         try
         {
-            var run = await Cmd.RunAsync(VsExecutable.Path, ["demo", "--seconds", "3", "--out", outDir], TimeSpan.FromSeconds(180), environment: VsExecutable.Environment());
+            // 4 s switching every second: the first switch builds the dccp stack, the next ones are to cached stacks.
+            var run = await Cmd.RunAsync(VsExecutable.Path, ["demo", "--seconds", "4", "--period", "1", "--out", outDir], TimeSpan.FromSeconds(180), environment: VsExecutable.Environment());
             Log(run.StdOut);
             Log(run.StdErr);
             Assert.True(run.ExitCode == 0, run.ToString());
-
-            // The lab it announced is gone: both namespaces (and with them the TUN, veths, rules), and the socket.
-            Match lab = LabLine().Match(run.StdErr + run.StdOut);
-            Assert.True(lab.Success, $"the demo did not name its namespaces: {run}");
-            string netns = (await Cmd.CheckedAsync("ip", "netns", "list")).StdOut;
-            foreach (string ns in new[] { lab.Groups["edge"].Value, lab.Groups["server"].Value })
-            {
-                Assert.DoesNotContain(ns, netns, StringComparison.Ordinal);
-                Assert.False(File.Exists($"/run/netns/{ns}"), $"/run/netns/{ns} left behind");
-            }
-
-            Assert.False(File.Exists($"/run/virtualstack/{lab.Groups["edge"].Value}.sock"), "the demo's management socket was left behind");
-            Assert.False((await Cmd.RunAsync("ip", "link", "show", "vsd0")).Ok, "a vsd0 device exists outside the demo's namespace");
+            await AssertNothingLeftAsync(run.StdErr + run.StdOut, outDir);
 
             using var results = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(outDir, "results.json")));
             JsonElement r = results.RootElement;
-            Assert.Equal(3, r.GetProperty("seconds").GetInt32());
+            Log(r.GetProperty("switches").ToString());
+            Assert.Equal(4, r.GetProperty("seconds").GetInt32());
+            Assert.Equal(1.0, r.GetProperty("period_s").GetDouble());
             Assert.Equal(1500, r.GetProperty("size").GetInt32());
+            Assert.Equal(20_000, r.GetProperty("rate_pps").GetInt64());
             long sent = r.GetProperty("sent").GetInt64();
             long received = r.GetProperty("received").GetInt64();
             Assert.True(received > 0 && received <= sent, $"sent {sent}, received {received}");
             Assert.Equal(sent - received, r.GetProperty("lost").GetInt64());
             double mean = r.GetProperty("mean_gbps").GetDouble();
             Assert.True(mean > 0 && r.GetProperty("peak_gbps").GetDouble() >= mean, r.ToString());
-            Assert.Equal("udp", r.GetProperty("stacks")[0].GetProperty("stack").GetString());
-            Assert.Equal(JsonValueKind.Array, r.GetProperty("switches").ValueKind);
             Assert.Equal(0, r.GetProperty("vs_exit").GetInt32());
             Assert.Equal("figure1.png", r.GetProperty("figure").GetString());
-            int bucketMs = r.GetProperty("bucket_ms").GetInt32();
-            Assert.Equal(10, bucketMs);
+            Assert.Equal(10, r.GetProperty("bucket_ms").GetInt32());
 
-            // counts.csv: one row per 10 ms from the first packet on, the counts adding up to what the server received.
+            // Both stacks carried the flow to their own server, and what the servers got adds up to what arrived.
+            JsonElement[] stacks = [.. r.GetProperty("stacks").EnumerateArray()];
+            Assert.Equal(["udp", "dccp"], stacks.Select(s => s.GetProperty("stack").GetString()));
+            Assert.All(stacks, s => Assert.True(s.GetProperty("received").GetInt64() > 0, $"{s}: its server got nothing"));
+            Assert.Equal(received, stacks.Sum(s => s.GetProperty("received").GetInt64()));
+
+            // Switches as VS recorded them, each measured at the servers; the first one to dccp built it.
+            JsonElement[] switches = [.. r.GetProperty("switches").EnumerateArray()];
+            Assert.NotEmpty(switches);
+            Assert.True(switches.Length == r.GetProperty("switches_total").GetInt64(), r.GetProperty("switches").ToString());
+            foreach (JsonElement s in switches)
+            {
+                Assert.Contains(s.GetProperty("from").GetString(), new[] { "udp", "dccp" });
+                Assert.Contains(s.GetProperty("to").GetString(), new[] { "udp", "dccp" });
+                Assert.NotEqual(s.GetProperty("from").GetString(), s.GetProperty("to").GetString());
+                Assert.True(s.GetProperty("gap_ms").GetDouble() >= 0, s.ToString());
+                Assert.True(s.GetProperty("lost").GetInt64() >= 0 && s.GetProperty("lost").GetInt64() <= sent - received, s.ToString());
+                Assert.True(s.GetProperty("at_s").GetDouble() is > 0 and < 10, s.ToString());
+                Assert.True(s.TryGetProperty("first_build_ms", out _), s.ToString());
+                Assert.True(s.TryGetProperty("min_bucket_ratio", out _), s.ToString());
+            }
+
+            JsonElement first = switches[0];
+            Assert.Equal(("udp", "dccp", false), (first.GetProperty("from").GetString(), first.GetProperty("to").GetString(), first.GetProperty("cached").GetBoolean()));
+            double build = first.GetProperty("first_build_ms").GetDouble();
+            Assert.True(build > 0, first.ToString());
+            Assert.Equal(build, r.GetProperty("first_build_ms").GetDouble());
+            Assert.All(switches.Skip(1), s => Assert.True(s.GetProperty("cached").GetBoolean() && s.GetProperty("first_build_ms").ValueKind == JsonValueKind.Null, s.ToString()));
+            Assert.Equal(JsonValueKind.Object, r.GetProperty("targets").ValueKind);
+            Assert.Equal(JsonValueKind.Object, r.GetProperty("steady").ValueKind);
+
+            // counts.csv: one row per 10 ms from the first packet on, both servers, adding up to what arrived.
             string[] lines = (await File.ReadAllLinesAsync(Path.Combine(outDir, "counts.csv"))).Where(l => l.Length > 0).ToArray();
-            Assert.Equal("time_ms,udp_packets", lines[0]);
-            long total = 0;
+            Assert.Equal("time_ms,udp_packets,dccp_packets", lines[0]);
+            long udp = 0;
+            long dccp = 0;
             for (int i = 1; i < lines.Length; i++)
             {
                 string[] cells = lines[i].Split(',');
-                Assert.Equal((i - 1) * bucketMs, long.Parse(cells[0], CultureInfo.InvariantCulture));
-                total += long.Parse(cells[1], CultureInfo.InvariantCulture);
+                Assert.Equal((i - 1) * 10, long.Parse(cells[0], CultureInfo.InvariantCulture));
+                udp += long.Parse(cells[1], CultureInfo.InvariantCulture);
+                dccp += long.Parse(cells[2], CultureInfo.InvariantCulture);
             }
 
-            Assert.Equal(received, total);
-            Assert.InRange(lines.Length - 1, 50, 3 * 100 * 3); // a 3 s run is ~300 buckets; a loaded machine stretches it
+            Assert.Equal((stacks[0].GetProperty("received").GetInt64(), stacks[1].GetProperty("received").GetInt64()), (udp, dccp));
+            Assert.InRange(lines.Length - 1, 200, 4 * 100 * 4); // a 4 s run is ~400 buckets; a loaded machine stretches it
 
             AssertPng(Path.Combine(outDir, "figure1.png"), Figure1.Width, Figure1.Height);
         }
@@ -81,6 +106,92 @@ public sealed partial class DemoTests(ITestOutputHelper output) : IntegrationTes
             {
                 Directory.Delete(outDir, recursive: true);
             }
+        }
+    }
+
+    [SkippableFact]
+    public async Task An_interrupted_demo_removes_everything_it_created()
+    {
+        Requires.Root();
+        string outDir = Path.Combine(Path.GetTempPath(), $"vs-demo-int-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        using var demo = new Process { StartInfo = Cmd.StartInfo(VsExecutable.Path, ["demo", "--seconds", "60", "--out", outDir], false, VsExecutable.Environment()) };
+        var output = new System.Text.StringBuilder();
+        demo.OutputDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
+        demo.ErrorDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
+        try
+        {
+            demo.Start();
+            demo.BeginOutputReadLine();
+            demo.BeginErrorReadLine();
+            // Interrupt once the traffic runs (every process started, VS carrying): the most there is to clean up.
+            var clock = Stopwatch.StartNew();
+            while (!Text().Contains("vs demo: ", StringComparison.Ordinal) && clock.Elapsed < TimeSpan.FromSeconds(60) && !demo.HasExited)
+            {
+                await Task.Delay(100);
+            }
+
+            Assert.False(demo.HasExited, Text());
+            Assert.Equal(0, LibC.kill(demo.Id, 2)); // SIGINT, as Ctrl-C
+            Assert.True(demo.WaitForExit(30_000), $"vs demo did not end within 30 s of SIGINT: {Text()}");
+            demo.WaitForExit();
+            Log(Text());
+            Assert.Equal(130, demo.ExitCode);
+            await AssertNothingLeftAsync(Text(), outDir);
+        }
+        finally
+        {
+            if (!demo.HasExited)
+            {
+                demo.Kill(entireProcessTree: true);
+            }
+
+            if (Directory.Exists(outDir))
+            {
+                Directory.Delete(outDir, recursive: true);
+            }
+        }
+
+        string Text()
+        {
+            lock (output)
+            {
+                return output.ToString();
+            }
+        }
+    }
+
+    /// <summary>
+    /// The lab the demo announced is gone: both namespaces (and with them the TUN, veths and VS's rules and routes),
+    /// the management socket, every process it started (each names the output folder: config or arrival log), and the
+    /// arrival logs.
+    /// </summary>
+    private static async Task AssertNothingLeftAsync(string demoOutput, string outDir)
+    {
+        Match lab = LabLine().Match(demoOutput);
+        Assert.True(lab.Success, $"the demo did not name its namespaces: {demoOutput}");
+        string netns = (await Cmd.CheckedAsync("ip", "netns", "list")).StdOut;
+        foreach (string ns in new[] { lab.Groups["edge"].Value, lab.Groups["server"].Value })
+        {
+            Assert.DoesNotContain(ns, netns, StringComparison.Ordinal);
+            Assert.False(File.Exists($"/run/netns/{ns}"), $"/run/netns/{ns} left behind");
+        }
+
+        Assert.False(File.Exists($"/run/virtualstack/{lab.Groups["edge"].Value}.sock"), "the demo's management socket was left behind");
+        Assert.False((await Cmd.RunAsync("ip", "link", "show", "vsd0")).Ok, "a vsd0 device exists outside the demo's namespace");
+        string[] leftover = [.. Directory.GetDirectories("/proc").Select(d => (Dir: d, CmdLine: ReadCmdLine(d))).Where(p => p.CmdLine.Contains(outDir, StringComparison.Ordinal)).Select(p => $"{p.Dir}: {p.CmdLine}")];
+        Assert.True(leftover.Length == 0, $"processes of the demo still run: {string.Join('\n', leftover)}");
+        Assert.Empty(Directory.Exists(outDir) ? Directory.GetFiles(outDir, "arrivals-*") : []);
+    }
+
+    private static string ReadCmdLine(string procDir)
+    {
+        try
+        {
+            return File.ReadAllText(Path.Combine(procDir, "cmdline")).Replace('\0', ' ');
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "";
         }
     }
 
