@@ -208,7 +208,7 @@ internal sealed class StackEngine : IDisposable
     {
         try
         {
-            // Runs on the shard's scheduler (TaskScheduler.Current), so slot state is only ever touched there.
+            // Resumes on the shard's loop (its synchronization context), so slot state is only ever touched there.
             await opening;
         }
         catch (Exception)

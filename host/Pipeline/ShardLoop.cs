@@ -113,6 +113,10 @@ internal sealed unsafe class ShardLoop : TaskScheduler, IDisposable
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Run()
     {
+        // Pipeline blocks run as work items, not as tasks on this scheduler, so TaskScheduler.Current is not the
+        // loop inside a stage. An await in a stage (a stack build that completes later) must still resume here,
+        // where the flow table and the stack slots live: the loop is also the thread's synchronization context.
+        SynchronizationContext.SetSynchronizationContext(new LoopContext(this));
         while (!_stopping)
         {
             bool worked = RunTasks();
@@ -206,6 +210,26 @@ internal sealed unsafe class ShardLoop : TaskScheduler, IDisposable
         Stop();
         close(_wakeFd);
     }
+}
+
+/// <summary>Posts continuations captured on the loop thread back to the loop (see <see cref="ShardLoop"/>'s Run).</summary>
+internal sealed class LoopContext(ShardLoop loop) : SynchronizationContext
+{
+    public override void Post(SendOrPostCallback d, object? state) =>
+        _ = Task.Factory.StartNew(() => d(state), CancellationToken.None, TaskCreationOptions.None, loop);
+
+    public override void Send(SendOrPostCallback d, object? state)
+    {
+        if (loop.IsLoopThread)
+        {
+            d(state);
+            return;
+        }
+
+        Task.Factory.StartNew(() => d(state), CancellationToken.None, TaskCreationOptions.None, loop).Wait();
+    }
+
+    public override SynchronizationContext CreateCopy() => this;
 }
 
 /// <summary>A reusable unit of work the shard loop runs (a pipeline block's turn); see <see cref="ShardLoop.Schedule"/>.</summary>

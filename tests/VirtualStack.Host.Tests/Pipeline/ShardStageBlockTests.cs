@@ -134,6 +134,22 @@ public sealed class ShardStageBlockTests : IDisposable
         await buffer.Completion.WaitAsync(TimeSpan.FromSeconds(10));
     }
 
+    [Fact]
+    public async Task An_await_started_in_a_stage_resumes_on_the_loop_thread()
+    {
+        // A stack build that completes later (StackEngine awaits it inside the decision) must resume where the flow
+        // table lives, although the stages run as work items and not as tasks on the loop's scheduler.
+        var pending = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var resumed = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var block = new ShardStageBlock([new AwaitIn("await", pending.Task, resumed, _loop)], _loop, 8, Throw);
+        Assert.True(await OnLoop(() => block.Post(new PacketBatch(1, 64))));
+        await Task.Delay(50);
+        await Task.Run(pending.SetResult); // completed from a thread-pool thread
+        Assert.True(await resumed.Task.WaitAsync(TimeSpan.FromSeconds(10)), "the continuation ran off the loop thread");
+        block.Complete();
+        await block.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
     private Task<bool> OnLoop(Func<bool> post) =>
         Task.Factory.StartNew(post, CancellationToken.None, TaskCreationOptions.None, _loop);
 
@@ -164,6 +180,19 @@ public sealed class ShardStageBlockTests : IDisposable
             {
                 throw new InvalidDataException($"batch {which}");
             }
+        }
+    }
+
+    private sealed class AwaitIn(string name, Task pending, TaskCompletionSource<bool> resumed, ShardLoop loop) : IBatchStage
+    {
+        public string Name => name;
+
+        public void Process(PacketBatch batch) => _ = Continue();
+
+        private async Task Continue()
+        {
+            await pending;
+            resumed.TrySetResult(loop.IsLoopThread);
         }
     }
 
