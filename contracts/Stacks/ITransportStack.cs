@@ -22,6 +22,12 @@ public interface ITransportStack : IAsyncDisposable
     /// Builds this stack's state for a flow. May complete later (a handshake); until then the host does not send
     /// on it. <paramref name="remote"/> is where the NAT says the flow goes; replies go to <paramref name="replies"/>.
     /// </summary>
+    /// <remarks>
+    /// Called on the pipeline thread, which carries every other flow meanwhile: return at once. Complete
+    /// synchronously only when the flow is ready at once (a socket); anything slow (a handshake, creating threads or
+    /// endpoints, first-time work) belongs after the first await, off this thread. The continuation of the returned
+    /// task is resumed on the pipeline thread by the host.
+    /// </remarks>
     ValueTask<IStackFlow> Open(FlowKey flow, Net.NetEndpoint remote, IReplySink replies, CancellationToken cancellationToken);
 
     /// <summary>
