@@ -21,6 +21,7 @@ internal sealed class DccpThroughputBench(string vs, int size, int seconds, int 
     private const int DccpPort = 9001;
     private const int DccpDeliverPort = 9002;
     private const int SampleMs = 100;
+    private const string Vnic = "vsb0"; // BenchLab's TUN name
     private const string SourcePortUdp = "40000";
     private const string SourcePortDccp = "40002";
 
@@ -62,7 +63,9 @@ internal sealed class DccpThroughputBench(string vs, int size, int seconds, int 
                 if (path == direct)
                 {
                     log($"round {round + 1}/{runs}: kernel only, {size}-byte packets for {seconds} s");
+                    DccpDropCounters directBefore = DccpDropCounters.Read(bench.Lab.Edge, bench.Lab.Server, Vnic);
                     path.Add(await Measure(bench, BenchPath.Direct, UdpPort, null, seconds));
+                    path.KernelDrops.Add(DccpDropCounters.Read(bench.Lab.Edge, bench.Lab.Server, Vnic).Since(directBefore));
                     continue;
                 }
 
@@ -87,7 +90,9 @@ internal sealed class DccpThroughputBench(string vs, int size, int seconds, int 
                 DccpThreadCpu threadsBefore = DccpThreadCpu.Read(daemon.Process.Pid);
                 TimeSpan listenerBefore = listener.CpuTime();
                 DccpThreadCpu listenerThreadsBefore = DccpThreadCpu.Read(listener.Pid);
+                DccpDropCounters dropsBefore = DccpDropCounters.Read(bench.Lab.Edge, bench.Lab.Server, Vnic);
                 Traffic traffic = await Measure(bench, BenchPath.ThroughVs, port, sourcePort, seconds);
+                path.KernelDrops.Add(DccpDropCounters.Read(bench.Lab.Edge, bench.Lab.Server, Vnic).Since(dropsBefore));
                 path.Add(traffic);
                 path.Cpu += daemon.CpuTime() - cpuBefore;
                 JsonObject statusAfter = await daemon.StatusAsync();
@@ -131,11 +136,15 @@ internal sealed class DccpThroughputBench(string vs, int size, int seconds, int 
                 ["pps"] = Math.Round(directPps),
                 ["gbps"] = Math.Round(Gbps(directPps), 3),
                 ["lost"] = direct.Lost,
+                ["lost_where"] = direct.KernelDropsJson(),
             },
             ["vs"] = VsBlock(dccp, directPps, withListener: true),
             ["ratio"] = Ratio(dccp.Pps, directPps),
             ["udp_stack"] = VsBlock(udp, directPps, withListener: false),
             ["ratio_dccp_udp"] = Ratio(dccp.Pps, udp.Pps),
+            // Load-independent: VS's own CPU per carried packet, udp stack / dccp stack (1: DCCP costs VS no more).
+            ["cpu_ratio_udp_dccp"] = dccp.Received > 0 && udp.Received > 0 && dccp.Cpu > TimeSpan.Zero
+                ? Math.Round((udp.Cpu.TotalSeconds / udp.Received) / (dccp.Cpu.TotalSeconds / dccp.Received), 3) : null,
             ["loss"] = lossPercent is { } loss ? new JsonObject { ["percent"] = loss, ["method"] = shaping?.Method } : null,
             ["cwnd"] = CwndBlock(series),
             ["load"] = new JsonObject { ["before"] = loadBefore, ["after"] = BenchLab.LoadAverage() },
@@ -163,7 +172,7 @@ internal sealed class DccpThroughputBench(string vs, int size, int seconds, int 
 
         table.WriteTo(output);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"ratio dccp / udp stack: {result["ratio_dccp_udp"]}  ({result["size"]}-byte packets, {result["runs"]} x {result["seconds"]} s per path, alternating)"));
+            $"ratio dccp / udp stack: {result["ratio_dccp_udp"]}  ({result["size"]}-byte packets, {result["runs"]} x {result["seconds"]} s per path, alternating); VS CPU per packet udp / dccp: {result["cpu_ratio_udp_dccp"]}"));
         if (result["cwnd"] is JsonObject cwnd)
         {
             string loss = result["loss"] is JsonObject l ? $"with {l["percent"]} % loss ({l["method"]})" : "loss-free";
@@ -207,6 +216,7 @@ internal sealed class DccpThroughputBench(string vs, int size, int seconds, int 
             ["ratio"] = Ratio(pps, directPps),
             ["threads"] = Threads(path.Threads),
             ["drops"] = path.Drops,
+            ["lost_where"] = path.KernelDropsJson(),
             ["packets_per_batch"] = path.Batches > 0 ? Math.Round((double)path.Carried / path.Batches, 1) : null,
             ["loop_sleeps"] = path.Sleeps,
             ["loop_sleeps_backpressured"] = path.SleepsBackpressured,
@@ -286,6 +296,21 @@ internal sealed class DccpThroughputBench(string vs, int size, int seconds, int 
         public long SleepsBackpressured;
         public readonly List<(DccpThreadCpu Before, DccpThreadCpu After, long Packets)> Threads = [];
         public readonly List<(DccpThreadCpu Before, DccpThreadCpu After, long Packets)> ListenerThreads = [];
+
+        public readonly List<DccpDropCounters> KernelDrops = [];
+
+        public JsonObject KernelDropsJson()
+        {
+            long vnic = 0;
+            long rcvbuf = 0;
+            foreach (DccpDropCounters d in KernelDrops)
+            {
+                vnic += d.VnicDropped;
+                rcvbuf += d.ServerUdpRcvbufErrors;
+            }
+
+            return new DccpDropCounters(vnic, rcvbuf).ToJson();
+        }
 
         public double Pps => SendSeconds > 0 ? Received / SendSeconds : 0;
 
