@@ -223,6 +223,17 @@ public sealed class DccpConnection : IAsyncDisposable, IDccpConnectionObserver
         _readable.Set();
     }
 
+    bool IDccpConnectionObserver.TryDeliver(ReadOnlySpan<byte> datagram)
+    {
+        if (_handler is not { } handler)
+        {
+            return false;
+        }
+
+        handler(datagram.Length <= _handlerBuffer!.Length ? datagram : datagram[.._handlerBuffer.Length]);
+        return true;
+    }
+
     private void Drain()
     {
         int n;
