@@ -46,6 +46,7 @@ internal static class BenchCommand
         }
 
         bool dccpThroughput = kind == "throughput" && string.Equals(args.Option("stack"), "dccp", StringComparison.OrdinalIgnoreCase);
+        // DCCP: the UDP payload must fit one DCCP packet at MTU 1500 (the stack refuses larger ones, never fragments).
         int size = args.Int("size", kind == "flows" ? 64 : dccpThroughput ? DccpThroughputBench.DefaultSize : 1500, 64, dccpThroughput ? DccpThroughputBench.MaxSize : 9000);
         int seconds = kind == "flows" ? 0 : args.Int("seconds", 5, 1, 3600);
         string stack = kind == "flows" ? "udp" : (args.Option("stack") ?? "udp").ToLowerInvariant();
@@ -58,8 +59,13 @@ internal static class BenchCommand
         double? loss = null;
         if (args.Option("loss") is { } lossText)
         {
-            loss = dccpThroughput && double.TryParse(lossText, NumberStyles.Float, CultureInfo.InvariantCulture, out double pct) && pct > 0 && pct < 100
-                ? pct : throw new UsageException($"--loss: '{lossText}' is not a percentage above 0 and below 100 (throughput --stack dccp only)");
+            if (!dccpThroughput)
+            {
+                throw new UsageException("--loss: only for vs bench throughput --stack dccp");
+            }
+
+            loss = double.TryParse(lossText, NumberStyles.Float, CultureInfo.InvariantCulture, out double pct) && pct > 0 && pct < 100
+                ? pct : throw new UsageException($"--loss: '{lossText}' is not a percentage above 0 and below 100");
         }
         int ports = kind == "flows" ? args.Int("ports", 1000, 1, 16_384) : 0;
         if (kind == "flows" && (FlowsBench.Levels[^1] + ports - 1) / ports > 16_384)
