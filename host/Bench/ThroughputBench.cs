@@ -6,12 +6,12 @@ namespace VirtualStack.Host.Bench;
 /// <summary>
 /// <c>vs bench throughput</c>: UDP from an unchanged generator to a counting server, first on the kernel-only path
 /// (edge -> veth -> server), then through VirtualStack (edge -> VNIC -> VS -> stack -> veth -> server), in the same
-/// run on the same topology, placed as <see cref="BenchLab"/> describes (shared/perf's placement).
+/// run on the same topology, placed as <see cref="BenchLab"/> describes (shared/perf's placement). The Dccp stack
+/// has its own comparison (<see cref="DccpThroughputBench"/>).
 /// </summary>
 internal sealed class ThroughputBench(string vs, int size, int seconds, string stack, Action<string> log)
 {
     private const int Port = 9000;
-    private const int DccpPort = 9001;
 
     public async Task<JsonObject> RunAsync()
     {
@@ -23,17 +23,6 @@ internal sealed class ThroughputBench(string vs, int size, int seconds, string s
 
         log($"through VS: stack {stack}, {size}-byte packets for {seconds} s (+1 s warm-up)");
         JsonObject rule = BenchRules.Udp("bench", Port, stack);
-        Lab.LabProcess? dccpListener = null;
-        if (stack == "dccp")
-        {
-            // DCCP carries the flow to a vs dccp listen beside the counter, which hands each datagram to it as UDP. It
-            // shares the counter's CPU (the generator there is niced), not VS's: the far end is another machine's work.
-            rule["Nat"] = new JsonObject { ["dccp"] = $"{BenchLab.Server}:{DccpPort}" };
-            dccpListener = bench.Lab.Start(bench.Lab.Server, vs,
-                ["dccp", "listen", "--port", $"{DccpPort}", "--address", BenchLab.Server, "--deliver", $"127.0.0.1:{Port}"], cpu: 0);
-            await dccpListener.WaitForLineAsync("listening on DCCP", TimeSpan.FromSeconds(20));
-        }
-
         BenchDaemon daemon = await bench.StartVsAsync(
             new JsonObject { [stack] = new JsonObject { ["Plugin"] = char.ToUpperInvariant(stack[0]) + stack[1..] } },
             [rule]);
@@ -46,12 +35,6 @@ internal sealed class ThroughputBench(string vs, int size, int seconds, string s
         TimeSpan cpuAfter = daemon.CpuTime();
         JsonObject after = await daemon.StatusAsync();
         await daemon.StopAsync();
-        if (dccpListener is not null)
-        {
-            await dccpListener.StopAsync(TimeSpan.FromSeconds(5));
-            log(string.Join(Environment.NewLine, dccpListener.Output.Where(l => l.StartsWith("closed", StringComparison.Ordinal) || l.StartsWith("totals", StringComparison.Ordinal))));
-            dccpListener.Dispose();
-        }
 
         long carried = BenchLab.Value(after, "packets_in") - BenchLab.Value(before, "packets_in");
         // The data path's allocation (the shard thread's): process-wide figures also count the status answers themselves.

@@ -10,6 +10,7 @@ internal static class BenchCommand
 {
     public const string Help = """
         Usage: vs bench throughput [--size 1500|64|BYTES] [--seconds S] [--stack udp|raw|dccp] [--json FILE]
+               vs bench throughput --stack dccp [--size 1300] [--seconds S] [--runs N] [--loss PCT] [--json FILE]
                vs bench latency    [--size BYTES] [--seconds S] [--stack udp|raw] [--runs N] [--json FILE]
                vs bench flows      [--size BYTES] [--ports K] [--json FILE]
                vs bench switch     [--runs N] [--seconds S] [--period P] [--rate PPS|Ngbit] [--warm-up yes|no] [--out DIR] [--json FILE]
@@ -30,7 +31,11 @@ internal static class BenchCommand
           --size     IP packet size in bytes (default 1500; flows: 64)
           --seconds  length of each measurement (default 5)
           --stack    the stack that carries the flow (default udp)
-          --runs     latency: measure each rate N times (kernel only and VS alternating), report medians (default 1)
+          --runs     latency: measure each rate N times (kernel only and VS alternating), report medians (default 1);
+                     throughput --stack dccp: rounds of kernel only, VS udp stack, VS dccp stack (alternating)
+          --loss     throughput --stack dccp: drop PCT % of the veth's data direction (tc netem, nftables without
+                     it) and record the DCCP connection's cwnd every 100 ms (JSON, dccp-cwnd.csv, dccp-cwnd.png
+                     beside the --json file)
           --ports    flows: server ports the flows are spread over, i.e. different far ends (default 1000)
           --json     also write the result as JSON (format in the README)
         """;
@@ -50,7 +55,9 @@ internal static class BenchCommand
             return await SwitchBench.RunAsync(args);
         }
 
-        int size = args.Int("size", kind == "flows" ? 64 : 1500, 64, 9000);
+        bool dccpThroughput = kind == "throughput" && string.Equals(args.Option("stack"), "dccp", StringComparison.OrdinalIgnoreCase);
+        // DCCP: the UDP payload must fit one DCCP packet at MTU 1500 (the stack refuses larger ones, never fragments).
+        int size = args.Int("size", kind == "flows" ? 64 : dccpThroughput ? DccpThroughputBench.DefaultSize : 1500, 64, dccpThroughput ? DccpThroughputBench.MaxSize : 9000);
         int seconds = kind == "flows" ? 0 : args.Int("seconds", 5, 1, 3600);
         string stack = kind == "flows" ? "udp" : (args.Option("stack") ?? "udp").ToLowerInvariant();
         if (stack is not ("udp" or "raw") && !(stack == "dccp" && kind == "throughput"))
@@ -58,7 +65,18 @@ internal static class BenchCommand
             throw new UsageException($"--stack: '{stack}' is not available (udp, raw; dccp for throughput)");
         }
 
-        int runs = kind == "latency" ? args.Int("runs", 1, 1, 100) : 1;
+        int runs = kind == "latency" || dccpThroughput ? args.Int("runs", 1, 1, 100) : 1;
+        double? loss = null;
+        if (args.Option("loss") is { } lossText)
+        {
+            if (!dccpThroughput)
+            {
+                throw new UsageException("--loss: only for vs bench throughput --stack dccp");
+            }
+
+            loss = double.TryParse(lossText, NumberStyles.Float, CultureInfo.InvariantCulture, out double pct) && pct > 0 && pct < 100
+                ? pct : throw new UsageException($"--loss: '{lossText}' is not a percentage above 0 and below 100");
+        }
         int ports = kind == "flows" ? args.Int("ports", 1000, 1, 16_384) : 0;
         if (kind == "flows" && (FlowsBench.Levels[^1] + ports - 1) / ports > 16_384)
         {
@@ -81,6 +99,7 @@ internal static class BenchCommand
             {
                 "latency" => await new LatencyBench(vs, size, seconds, stack, runs, ConsoleLog.Write).RunAsync(),
                 "flows" => await new FlowsBench(vs, size, ports, ConsoleLog.Write).RunAsync(),
+                _ when dccpThroughput => await new DccpThroughputBench(vs, size, seconds, runs, loss, ConsoleLog.Write).RunAsync(),
                 _ => await new ThroughputBench(vs, size, seconds, stack, ConsoleLog.Write).RunAsync(),
             };
         }
@@ -99,6 +118,9 @@ internal static class BenchCommand
             case "flows":
                 PrintFlows(result);
                 break;
+            case "throughput" when dccpThroughput:
+                DccpThroughputBench.Print(result, Console.Out);
+                break;
             default:
                 PrintThroughput(result);
                 break;
@@ -107,6 +129,11 @@ internal static class BenchCommand
         Console.Out.WriteLine($"load average (1, 5, 15 min): before {Load(result, "before")}, after {Load(result, "after")}");
         if (jsonFile is not null)
         {
+            if (dccpThroughput)
+            {
+                DccpThroughputBench.WriteSeries(result, Path.GetDirectoryName(Path.GetFullPath(jsonFile))!);
+            }
+
             await File.WriteAllTextAsync(jsonFile, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         }
 

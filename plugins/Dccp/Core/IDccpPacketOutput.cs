@@ -15,6 +15,12 @@ internal interface IDccpConnectionObserver
     /// <summary>Received datagrams are waiting.</summary>
     void OnReadable();
 
+    /// <summary>
+    /// Offered a datagram as it arrives while nothing is queued: true when the observer took it (the span is valid
+    /// only during the call), so that it never goes through the receive queue; false to have it queued as usual.
+    /// </summary>
+    bool TryDeliver(ReadOnlySpan<byte> datagram) => false;
+
     /// <summary>The send queue has room again.</summary>
     void OnWritable();
 

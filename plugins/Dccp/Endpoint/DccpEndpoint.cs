@@ -27,6 +27,7 @@ public sealed class DccpEndpoint : IDisposable
     private readonly Thread _thread;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private volatile bool _stopping;
+    private int _engineThreadId = -1;
 
     /// <summary>Starts an endpoint on <paramref name="transport"/> (disposed with the endpoint when <paramref name="ownsTransport"/>).</summary>
     public DccpEndpoint(IDccpTransport transport, DccpProtocolOptions? options = null, bool ownsTransport = true)
@@ -60,6 +61,12 @@ public sealed class DccpEndpoint : IDisposable
     /// caller that sends many datagrams in a row and flushes once (the Dccp stack's Send/Flush).
     /// </summary>
     internal bool Batching { get; set; }
+
+    /// <summary>
+    /// Called on the endpoint's thread, under <see cref="Gate"/>, at the end of every round (after the packets that
+    /// were waiting and the timers), just before what the round queued leaves: a relay flushes its own batch here.
+    /// </summary>
+    internal Action? RoundEnded { get; set; }
 
     /// <summary>Sends what was queued while <see cref="Batching"/>. Call under <see cref="Gate"/>.</summary>
     internal void FlushQueued() => _transport.FlushQueued();
@@ -159,6 +166,7 @@ public sealed class DccpEndpoint : IDisposable
     private void Run()
     {
         byte[] buffer = GC.AllocateUninitializedArray<byte>(65536, pinned: true);
+        Volatile.Write(ref _engineThreadId, Environment.CurrentManagedThreadId);
         while (!_stopping)
         {
             TimeSpan wait;
@@ -195,10 +203,10 @@ public sealed class DccpEndpoint : IDisposable
                 }
 
                 Demux.OnTimer(now);
-                if (Batching)
-                {
-                    _transport.FlushQueued();
-                }
+                RoundEnded?.Invoke();
+                // What this round built (acknowledgements of the packets just read, data the acks let out, timer
+                // output) leaves in one sendmmsg rather than one send each.
+                _transport.FlushQueued();
             }
         }
     }
@@ -207,7 +215,9 @@ public sealed class DccpEndpoint : IDisposable
     {
         public void Send(ReadOnlySpan<byte> packet, NetAddress destination)
         {
-            if (endpoint.Batching)
+            // The endpoint's own thread always queues: it flushes at the end of its round, a few microseconds later.
+            // Another thread (an application's TrySend) sends at once unless its caller flushes (Batching).
+            if (endpoint.Batching || Environment.CurrentManagedThreadId == Volatile.Read(ref endpoint._engineThreadId))
             {
                 transport.Queue(packet, destination);
             }

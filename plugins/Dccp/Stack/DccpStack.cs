@@ -76,13 +76,14 @@ internal sealed class DccpStack : ITransportStack
         }
 
         double t = _clock.Elapsed.TotalSeconds;
+        long unixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(); // lines up with other processes' clocks (vs bench)
         foreach (DccpStackFlow flow in flows)
         {
             if (flow.ConnectionStats is { } s)
             {
                 _host.Log(StackLogLevel.Information, string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $"stack {Name}: t={t:0.000}s {flow.Remote} cwnd={s.Cwnd} ssthresh={(s.Ssthresh == int.MaxValue ? "-" : s.Ssthresh.ToString(System.Globalization.CultureInfo.InvariantCulture))} pipe={s.Pipe} rtt={s.Rtt.TotalMilliseconds:0.###}ms "
-                    + $"sent={s.DataPacketsSent} lost={s.DataPacketsLost} queue-full-drops={flow.Stats.SendErrors} timeouts={s.Timeouts}"));
+                    $"stack {Name}: t={t:0.000}s unix_ms={unixMs} {flow.Remote} cwnd={s.Cwnd} ssthresh={(s.Ssthresh == int.MaxValue ? "-" : s.Ssthresh.ToString(System.Globalization.CultureInfo.InvariantCulture))} pipe={s.Pipe} rtt={s.Rtt.TotalMilliseconds:0.###}ms "
+                    + $"sent={s.DataPacketsSent} lost={s.DataPacketsLost} events={s.CongestionEvents} queue-full-drops={flow.Stats.SendErrors} timeouts={s.Timeouts}"));
             }
         }
     }

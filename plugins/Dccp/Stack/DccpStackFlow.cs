@@ -231,6 +231,22 @@ internal sealed class DccpStackFlow : IStackFlow, IMeasuredFlow, IDccpConnection
         }
     }
 
+    bool IDccpConnectionObserver.TryDeliver(ReadOnlySpan<byte> datagram)
+    {
+        if (_disposed)
+        {
+            return false; // queued, then drained and dropped by OnReadable: nobody takes replies any more
+        }
+
+        // Straight from the packet to the application's flow, without the receive queue's two copies.
+        int n = Math.Min(datagram.Length, _receiveBuffer.Length);
+        Stats.PacketsReceived++;
+        Stats.BytesReceived += n;
+        Interlocked.Increment(ref _stack.Counters.Delivered);
+        _replies.Deliver(datagram[..n]);
+        return true;
+    }
+
     void IDccpConnectionObserver.OnWritable()
     {
         // Send never waits for room, so nobody is waiting to be told.

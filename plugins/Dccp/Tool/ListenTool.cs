@@ -66,6 +66,7 @@ internal sealed class ListenTool
             {
                 IDccpTransport transport = ToolTransports.Open(settings.Kind, local, settings.UdpPort, settings.Mtu, settings.Mark, 0);
                 var endpoint = new DccpEndpoint(transport);
+                endpoint.RoundEnded = FlushDeliveries; // set before the first connection: read under the endpoint's lock
                 endpoints.Add(endpoint);
                 listeners.Add(settings.Service is { } sc ? endpoint.Listen(settings.Port, sc) : endpoint.Listen(settings.Port));
             }
@@ -161,6 +162,21 @@ internal sealed class ListenTool
         }
     }
 
+    /// <summary>
+    /// End of an endpoint round (its thread, under its lock): the datagrams the round handed to sessions leave for
+    /// the server in one sendmmsg per session instead of one send each.
+    /// </summary>
+    private void FlushDeliveries()
+    {
+        lock (_sessions)
+        {
+            foreach (Session session in _sessions)
+            {
+                session.FlushDeliveries();
+            }
+        }
+    }
+
     private void Line(string text)
     {
         lock (_outputGate)
@@ -201,6 +217,9 @@ internal sealed class ListenTool
     {
         private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private Socket? _socket;
+        private readonly Lock _deliverGate = new(); // the endpoint's thread and the closing session (uncontended otherwise)
+        private PacketBatch? _deliveries; // datagrams for the server, sent at the end of the endpoint's round
+        private NetEndpoint _deliverTo;
         private long _in;
         private long _out;
         private long _replyDrops;
@@ -225,8 +244,10 @@ internal sealed class ListenTool
                 _socket = new Socket(deliver.Address.Family, SocketType.Dgram, ProtocolType.Udp);
                 SocketHelpers.SetMark(_socket, settings.Mark);
                 _socket.Connect(deliver.ToIPEndPoint());
+                _deliverTo = deliver;
+                _deliveries = new PacketBatch(64, Math.Max(connection.MaxDatagramSize, 1));
                 via = $", delivering from udp {((IPEndPoint)_socket.LocalEndPoint!).Port} to {deliver}";
-                _ = Task.Run(() => RepliesLoop(cancellationToken), CancellationToken.None);
+                new Thread(() => RepliesLoop(cancellationToken)) { IsBackground = true, Name = $"dccp-replies-{id}" }.Start();
             }
 
             tool.Line($"accepted #{id} {connection.RemoteEndPoint} -> port {connection.LocalPort}, service {connection.ServiceCode}, max datagram {connection.MaxDatagramSize}{via}");
@@ -260,11 +281,19 @@ internal sealed class ListenTool
             {
                 DccpConnectionStats stats = connection.Stats;
                 tool.Line(string.Create(CultureInfo.InvariantCulture,
-                    $"closed #{id} {connection.RemoteEndPoint}: {connection.CloseReason ?? "?"}; in {In}, replies out {Out}, reply drops {_replyDrops}, deliver errors {_deliverErrors}; {ToolTransports.Describe(stats)}"));
-                _socket?.Dispose();
+                    $"closed #{id} {connection.RemoteEndPoint}: {connection.CloseReason ?? "?"}; in {In}, replies out {Out}, reply drops {_replyDrops}, deliver errors {DeliverErrors}; {ToolTransports.Describe(stats)}"));
                 lock (tool._sessions)
                 {
                     tool._sessions.Remove(this);
+                }
+
+                lock (_deliverGate)
+                {
+                    // The endpoint's thread takes the same lock to use the batch: it is never used after this.
+                    FlushDeliveries();
+                    _socket?.Dispose();
+                    _deliveries?.Dispose();
+                    _deliveries = null;
                 }
 
                 await connection.DisposeAsync();
@@ -273,21 +302,60 @@ internal sealed class ListenTool
             }
         }
 
+        private long DeliverErrors => Interlocked.Read(ref _deliverErrors);
+
+        /// <summary>Sends the datagrams queued for the server (the endpoint's thread at the end of its round, or closing).</summary>
+        public void FlushDeliveries()
+        {
+            lock (_deliverGate)
+            {
+                SendDeliveries();
+            }
+        }
+
+        private void SendDeliveries()
+        {
+            if (_deliveries is not { Count: > 0 } batch || _socket is not { } socket)
+            {
+                return;
+            }
+
+            long failedBefore = batch.Failed;
+            try
+            {
+                batch.Send((int)socket.Handle); // a refused datagram (e.g. ICMP port unreachable: no server yet) is counted
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+
+            long failed = batch.Failed - failedBefore;
+            if (failed > 0)
+            {
+                Interlocked.Add(ref _deliverErrors, failed);
+                Interlocked.Add(ref tool._totals.DeliverErrors, failed);
+            }
+        }
+
         private void OnDatagram(ReadOnlySpan<byte> datagram)
         {
             Interlocked.Increment(ref _in);
             Interlocked.Increment(ref tool._totals.In);
             Interlocked.Add(ref tool._totals.InBytes, datagram.Length);
-            if (_socket is { } socket)
+            if (settings.Deliver is not null)
             {
-                try
+                lock (_deliverGate)
                 {
-                    socket.Send(datagram);
-                }
-                catch (Exception e) when (e is SocketException or ObjectDisposedException)
-                {
-                    Interlocked.Increment(ref _deliverErrors); // e.g. the server is not up: ICMP port unreachable
-                    Interlocked.Increment(ref tool._totals.DeliverErrors);
+                    if (_deliveries is { } batch)
+                    {
+                        if (batch.IsFull)
+                        {
+                            SendDeliveries();
+                        }
+
+                        batch.Add(datagram, _deliverTo.Address, _deliverTo.Port);
+                    }
                 }
             }
             else if (settings.Echo)
@@ -296,23 +364,34 @@ internal sealed class ListenTool
             }
         }
 
-        private async Task RepliesLoop(CancellationToken cancellationToken)
+        /// <summary>
+        /// The server's replies, read on a thread of their own with blocking receives: an asynchronous receive would
+        /// register the socket with .NET's epoll thread, which then wakes at every send that frees buffer space
+        /// (edge-triggered EPOLLOUT) - measured at 0.5 us of CPU per delivered datagram, on the server's CPU.
+        /// </summary>
+        private void RepliesLoop(CancellationToken cancellationToken)
         {
             byte[] buffer = new byte[65536];
-            try
+            Socket socket = _socket!;
+            socket.ReceiveTimeout = 250; // to notice the end of the session and cancellation
+            while (!cancellationToken.IsCancellationRequested && !_finished.Task.IsCompleted)
             {
-                while (true)
+                try
                 {
-                    int n = await _socket!.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+                    int n = socket.Receive(buffer, SocketFlags.None);
                     Reply(buffer.AsSpan(0, n));
                 }
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException or DccpException)
-            {
-                // The connection or the socket ended (SocketException: ECONNREFUSED from an earlier send is not an end).
-                if (e is SocketException && !_finished.Task.IsCompleted && connection.State is not (DccpState.Closed or DccpState.TimeWait))
+                catch (SocketException)
                 {
-                    _ = Task.Run(() => RepliesLoop(cancellationToken), CancellationToken.None);
+                    // A timeout, or ECONNREFUSED from an earlier send (the server was not up): not an end.
+                    if (connection.State is DccpState.Closed or DccpState.TimeWait)
+                    {
+                        return;
+                    }
+                }
+                catch (Exception e) when (e is ObjectDisposedException or DccpException)
+                {
+                    return; // the socket or the connection ended
                 }
             }
         }

@@ -20,6 +20,7 @@ public sealed class RawIpTransport : IDccpTransport
     private readonly DestinationCache _destinations = new();
     private readonly SocketAddress _from;
     private readonly PacketBatch _queued;
+    private readonly ReceiveRing? _received; // IPv4: bursts are read with recvmmsg
     private volatile bool _disposed;
 
     /// <summary>Opens the raw socket bound to <paramref name="localAddress"/> (a specific address, not "any").</summary>
@@ -33,7 +34,7 @@ public sealed class RawIpTransport : IDccpTransport
         try
         {
             SocketHelpers.SetMark(_socket, mark);
-            // IPv4: waits happen in Poll and the socket never blocks, so a burst is read with one syscall per packet.
+            // IPv4: waits happen in Poll and the socket never blocks, so a burst is read with one recvmmsg.
             _socket.Blocking = !_v4;
             _socket.ReceiveBufferSize = 4 << 20;
             _socket.SendBufferSize = 1 << 20;
@@ -49,6 +50,8 @@ public sealed class RawIpTransport : IDccpTransport
         MaxPacketSize = mtu - (_v4 ? 20 : 40);
         _from = new SocketAddress(localAddress.Family);
         _queued = new PacketBatch(64, MaxPacketSize);
+        // Slots hold an IP header and the largest packet a jumbo-frame link could bring, not only our MTU's.
+        _received = _v4 ? new ReceiveRing(32, Math.Max(mtu, 9216) + 64) : null;
     }
 
     /// <inheritdoc />
@@ -124,40 +127,45 @@ public sealed class RawIpTransport : IDccpTransport
         {
             try
             {
-                if ((timeout > TimeSpan.Zero || !_v4) && !SocketHelpers.WaitReadable(_socket, timeout))
+                if ((timeout > TimeSpan.Zero || !_v4) && _received is not { HasPending: true } && !SocketHelpers.WaitReadable(_socket, timeout))
                 {
                     return 0;
                 }
 
-                if (_v4)
+                if (_received is { } ring)
                 {
-                    int n = _socket.Receive(buffer, SocketFlags.None, out SocketError error);
-                    if (error != SocketError.Success)
+                    if (!ring.HasPending)
                     {
-                        if (error == SocketError.WouldBlock)
+                        int read = ring.Fill((int)_socket.Handle);
+                        if (read == 0)
                         {
                             return 0;
                         }
 
-                        continue;
+                        if (read < 0)
+                        {
+                            continue; // e.g. a pending ICMP error reported on this call
+                        }
                     }
 
-                    int ihl = (buffer[0] & 0x0F) * 4;
-                    if (n < 20 || ihl < 20 || n < ihl || buffer[9] != IpProtocols.Dccp)
+                    ReadOnlySpan<byte> ip = ring.Next();
+                    int n = ip.Length;
+                    int ihl = n > 0 ? (ip[0] & 0x0F) * 4 : 0;
+                    if (n < 20 || ihl < 20 || n < ihl || ip[9] != IpProtocols.Dccp)
                     {
                         continue;
                     }
 
-                    source = NetAddress.FromV4(BinaryPrimitives.ReadUInt32BigEndian(buffer[12..]));
-                    destination = NetAddress.FromV4(BinaryPrimitives.ReadUInt32BigEndian(buffer[16..]));
+                    source = NetAddress.FromV4(BinaryPrimitives.ReadUInt32BigEndian(ip[12..]));
+                    destination = NetAddress.FromV4(BinaryPrimitives.ReadUInt32BigEndian(ip[16..]));
                     if (destination != LocalAddress)
                     {
                         continue; // another address of this host
                     }
 
-                    // Move the DCCP packet to the start of the buffer (the caller owns it; a memmove of < 1.5 KB).
-                    buffer[ihl..n].CopyTo(buffer);
-                    return n - ihl;
+                    int length = Math.Min(n - ihl, buffer.Length);
+                    ip.Slice(ihl, length).CopyTo(buffer);
+                    return length;
                 }
 
                 int m = _socket.ReceiveFrom(buffer, SocketFlags.None, _from);
@@ -184,5 +192,6 @@ public sealed class RawIpTransport : IDccpTransport
         _disposed = true;
         _socket.Dispose();
         _queued.Dispose();
+        _received?.Dispose();
     }
 }
