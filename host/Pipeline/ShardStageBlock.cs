@@ -50,6 +50,7 @@ internal sealed class ShardStageBlock : IPropagatorBlock<PacketBatch?, PacketBat
     // The processed batch the target postponed; it stays here until the target consumes it.
     private PacketBatch? _output;
     private bool _hasOutput;
+    private bool _outputPostponed; // the target postponed it: it will consume it (or release a reservation), never offer again
     private DataflowMessageHeader _outputHeader;
     private long _nextId;
 
@@ -181,6 +182,7 @@ internal sealed class ShardStageBlock : IPropagatorBlock<PacketBatch?, PacketBat
             value = _output;
             _output = null;
             _hasOutput = false;
+            _outputPostponed = false;
         }
 
         messageConsumed = true;
@@ -200,7 +202,18 @@ internal sealed class ShardStageBlock : IPropagatorBlock<PacketBatch?, PacketBat
         }
     }
 
-    public void ReleaseReservation(DataflowMessageHeader messageHeader, ITargetBlock<PacketBatch?> target) => _ = ScheduleIfWork();
+    public void ReleaseReservation(DataflowMessageHeader messageHeader, ITargetBlock<PacketBatch?> target)
+    {
+        lock (_gate)
+        {
+            if (_hasOutput && _outputHeader == messageHeader)
+            {
+                _outputPostponed = false; // the target let go of it: offer it again
+            }
+        }
+
+        _ = ScheduleIfWork();
+    }
 
     // ------------------------------------------------------------------------------------------------ the turn --
 
@@ -231,6 +244,7 @@ internal sealed class ShardStageBlock : IPropagatorBlock<PacketBatch?, PacketBat
                 {
                     _output = result;
                     _hasOutput = true;
+                    _outputPostponed = false;
                     _outputHeader = new DataflowMessageHeader(++_nextId);
                 }
             }
@@ -300,6 +314,13 @@ internal sealed class ShardStageBlock : IPropagatorBlock<PacketBatch?, PacketBat
                 return true;
             }
 
+            if (_outputPostponed)
+            {
+                // Offering it again would race the target's ConsumeMessage from its own thread and could hand the
+                // batch over twice: it is the target's to take now.
+                return false;
+            }
+
             value = _output;
             header = _outputHeader;
             target = _target;
@@ -327,9 +348,18 @@ internal sealed class ShardStageBlock : IPropagatorBlock<PacketBatch?, PacketBat
             case DataflowMessageStatus.DecliningPermanently:
                 // The consumer ended before its producer: nothing will ever take the batch.
                 throw new InvalidOperationException($"block {Name}: its target completed while batches were still flowing");
+            case DataflowMessageStatus.Postponed:
+                lock (_gate)
+                {
+                    if (_hasOutput && _outputHeader == header)
+                    {
+                        _outputPostponed = true; // unless the target consumed it already, from its own thread
+                    }
+                }
+
+                return false;
             default:
-                // Postponed (it consumes the batch when it has room), or declined without postponing: we try again
-                // when something schedules us.
+                // Declined without postponing: we try again when something schedules us.
                 return false;
         }
     }
@@ -456,6 +486,7 @@ internal sealed class ShardStageBlock : IPropagatorBlock<PacketBatch?, PacketBat
             _postponedSource = null;
             _output = null;
             _hasOutput = false;
+            _outputPostponed = false;
             propagateTo = _propagateCompletion ? _target : null;
         }
 
