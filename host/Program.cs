@@ -49,7 +49,7 @@ internal static class Program
             {
                 "run" => parsed.Help ? PrintHelp(RunCommand.Help) : await RunCommand.RunAsync(parsed),
                 "plugins" => parsed.Help ? PrintHelp(PluginsCommand.Help) : PluginsCommand.Run(parsed),
-                "status" or "flows" or "stacks" or "switch" or "policy" or "measure" =>
+                "status" or "flows" or "stacks" or "switch" or "policy" or "measure" or "migrate" =>
                     parsed.Help ? PrintHelp(ClientCommands.Help) : await ClientCommands.RunAsync(command, parsed),
                 "top" => parsed.Help ? PrintHelp(Monitor.TopCommand.Help) : await Monitor.TopCommand.RunAsync(parsed),
                 "demo" => parsed.Help ? PrintHelp(DemoCommand.Help) : await DemoCommand.RunAsync(parsed),

@@ -16,7 +16,7 @@ namespace VirtualStack.Host.Management;
 /// table (reached on the shard thread), the stacks, the policy plugins. It also runs the once-a-second housekeeping
 /// of the decision: reporting policy errors (rate limited) and sampling the flows for the policies and the metrics.
 /// </summary>
-internal sealed class ControlPlane : IAsyncDisposable
+internal sealed partial class ControlPlane : IAsyncDisposable
 {
     private readonly TaskScheduler _loop;
     private readonly Timer _timer;
