@@ -1,0 +1,117 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using VirtualStack.Integration.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace VirtualStack.Integration.Tests;
+
+/// <summary>
+/// Flow migration with NAT: the application sends to 10.201.0.2:9400 (nothing listens there); the rule's NAT sends
+/// the flow to server A (10.201.0.2:9401, path 1); mid-stream the far end moves to server B (10.202.0.2:9402, path
+/// 2), told by the management interface (vs migrate) or found unreachable by VS (the rule's Fallback). The
+/// application keeps hearing every reply from the address it sent to; the loss window is measured.
+/// </summary>
+public sealed class MigrationTests(ITestOutputHelper output) : IntegrationTest(output)
+{
+    private const int Rate = 2000;
+
+    private static JsonObject Rule(NetnsTopology topology, string? fallback = null)
+    {
+        var rule = new JsonObject
+        {
+            ["Name"] = "moving",
+            ["Match"] = new JsonObject { ["Protocol"] = "udp", ["DestinationPort"] = MultipathStream.AppPort },
+            ["Stacks"] = new JsonArray("udpA"),
+            ["Nat"] = new JsonObject { ["udpA"] = $"{topology.Paths[0].ServerV4}:{MultipathStream.PortA}" },
+        };
+        if (fallback is not null)
+        {
+            rule["Fallback"] = fallback;
+            rule["FallbackAfter"] = "00:00:00.3";
+        }
+
+        return rule;
+    }
+
+    /// <summary>
+    /// <c>vs migrate FLOW 10.202.0.2:9402</c> after 1 s of a 3 s stream: a new UDP binding to server B is built at
+    /// once (make before break), so nothing may be lost; the order of arrival says where the cut was: every datagram
+    /// before it at A, every one after it at B.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_flow_migrated_by_command_keeps_the_applications_view_and_loses_nothing()
+    {
+        await using var topology = await TopologyAsync(paths: 2);
+        await using var vs = await VsInstance.StartAsync(topology, MultipathStream.Config(Rule(topology)), $"--Tun:TxQueueLength={Rate * 3}");
+        await using var stream = MultipathStream.Open(topology);
+        Task<CmdResult>? migrate = null;
+        double migrateAt = 0;
+
+        await stream.SendAsync(Rate * 3, Rate, async i =>
+        {
+            if (i == Rate)
+            {
+                JsonElement flow = await MultipathStream.FlowAsync(vs, "moving");
+                migrateAt = stream.NowMs;
+                migrate = VsInstance.RunCommandAsync(null, "migrate", flow.GetProperty("id").GetInt64().ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    $"{stream.FarB}", "--socket", vs.ManagementSocket);
+            }
+        });
+        CmdResult answer = await migrate!;
+        Assert.True(answer.Ok, answer.ToString());
+        await stream.SettleAsync(TimeSpan.FromSeconds(3));
+
+        int[] lost = stream.Lost();
+        int lastA = stream.AtA.Count == 0 ? -1 : stream.AtA.Max();
+        int firstB = stream.AtB.Count == 0 ? -1 : stream.AtB.Min();
+        JsonElement after = await MultipathStream.FlowAsync(vs, "moving");
+        Log($"migrate asked at {migrateAt:F0} ms: {answer.StdOut.Trim()}; A got {stream.AtA.Count} (last {lastA}), B got {stream.AtB.Count} (first {firstB}); " +
+            $"lost {lost.Length} in a window of {stream.LossWindowMs(lost):F1} ms; replies {stream.Replies}, from elsewhere {stream.RepliesFromElsewhere}");
+        Log(after.ToString());
+        Assert.Equal(0, stream.RepliesFromElsewhere);
+        Assert.Equal(0, stream.Corrupt);
+        Assert.Empty(lost);
+        Assert.True(stream.AtA.Count > Rate / 2 && stream.AtB.Count > Rate, $"A {stream.AtA.Count}, B {stream.AtB.Count}");
+        Assert.Equal(firstB, lastA + 1);
+        Assert.Equal($"{stream.FarB}", after.GetProperty("stacks")[0].GetProperty("remote").GetString());
+        Assert.Equal(1, after.GetProperty("migrations").GetInt64());
+        Assert.True(stream.Replies > Rate * 3 * 0.98, $"only {stream.Replies} replies reached the application");
+        await vs.StopAsync();
+    }
+
+    /// <summary>
+    /// The rule names a Fallback (server B) used after 300 ms without replies. Server A goes away after 1 s: the
+    /// flow moves to B by itself. What was sent to A between its end and the move is the loss window: it must be at
+    /// most FallbackAfter plus the detection granularity (well under 1 s).
+    /// </summary>
+    [SkippableFact]
+    public async Task A_flow_whose_far_end_stops_answering_moves_to_the_rules_fallback()
+    {
+        await using var topology = await TopologyAsync(paths: 2);
+        await using var stream = MultipathStream.Open(topology);
+        await using var vs = await VsInstance.StartAsync(topology, MultipathStream.Config(Rule(topology, $"{stream.FarB}")), $"--Tun:TxQueueLength={Rate * 3}");
+        double goneAt = 0;
+
+        await stream.SendAsync(Rate * 3, Rate, i =>
+        {
+            if (i == Rate)
+            {
+                goneAt = stream.NowMs;
+                stream.CloseA();
+            }
+
+            return Task.CompletedTask;
+        });
+        await stream.SettleAsync(TimeSpan.FromSeconds(3));
+
+        int[] lost = stream.Lost();
+        double window = stream.LossWindowMs(lost);
+        Log($"server A gone at {goneAt:F0} ms; lost {lost.Length} in a window of {window:F1} ms; A {stream.AtA.Count}, B {stream.AtB.Count}; replies {stream.Replies}");
+        Assert.Equal(0, stream.RepliesFromElsewhere);
+        Assert.True(stream.AtB.Count > Rate, $"B got only {stream.AtB.Count}: the flow did not move");
+        Assert.True(window is > 0 and <= 1000, $"loss window {window:F1} ms");
+        Assert.All(lost, s => Assert.InRange(stream.SentAt[s], goneAt - 50, goneAt + 1000));
+        Assert.Contains(vs.Process.StdErr, l => l.Contains("moving to the rule's Fallback", StringComparison.Ordinal));
+        await vs.StopAsync();
+    }
+}
