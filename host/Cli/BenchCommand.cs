@@ -12,6 +12,7 @@ internal static class BenchCommand
         Usage: vs bench throughput [--size 1500|64|BYTES] [--seconds S] [--stack udp|raw|dccp] [--json FILE]
                vs bench latency    [--size BYTES] [--seconds S] [--stack udp|raw] [--runs N] [--json FILE]
                vs bench flows      [--size BYTES] [--ports K] [--json FILE]
+               vs bench multipath  [--size BYTES] [--seconds S] [--json FILE]
 
         Measures VirtualStack side by side with the kernel-only path, in one run, on a private topology in network
         namespaces (built and removed by the benchmark). Needs root. The machine's load average is reported with
@@ -22,6 +23,8 @@ internal static class BenchCommand
                       of it, kernel only and through VS, and what VS adds
           flows       new flows per second (90k flows, one datagram each), VS resident memory and managed heap
                       per flow at 1k, 10k and 100k flows, descriptors
+          multipath   one flow over two paths (each shaped to 100 Mbit/s) against one path: Mbit/s and the
+                      ratio; then the failover time when one of two paths goes down mid-stream
           --size     IP packet size in bytes (default 1500; flows: 64)
           --seconds  length of each measurement (default 5)
           --stack    the stack that carries the flow (default udp)
@@ -30,7 +33,7 @@ internal static class BenchCommand
           --json     also write the result as JSON (format in the README)
         """;
 
-    private static readonly string[] Kinds = ["throughput", "latency", "flows"];
+    private static readonly string[] Kinds = ["throughput", "latency", "flows", "multipath"];
 
     public static async Task<int> RunAsync(ParsedArguments args)
     {
@@ -71,6 +74,7 @@ internal static class BenchCommand
             {
                 "latency" => await new LatencyBench(vs, size, seconds, stack, runs, ConsoleLog.Write).RunAsync(),
                 "flows" => await new FlowsBench(vs, size, ports, ConsoleLog.Write).RunAsync(),
+                "multipath" => await new MultipathBench(vs, size, seconds, ConsoleLog.Write).RunAsync(),
                 _ => await new ThroughputBench(vs, size, seconds, stack, ConsoleLog.Write).RunAsync(),
             };
         }
@@ -88,6 +92,9 @@ internal static class BenchCommand
                 break;
             case "flows":
                 PrintFlows(result);
+                break;
+            case "multipath":
+                PrintMultipath(result);
                 break;
             default:
                 PrintThroughput(result);
@@ -135,6 +142,17 @@ internal static class BenchCommand
         }
 
         table.WriteTo(Console.Out);
+    }
+
+    private static void PrintMultipath(JsonObject result)
+    {
+        var table = new TableWriter("PATHS", "PACKETS/S", "MBIT/S", "LOST");
+        table.Add("one path", result["one_path"]!["pps"], result["one_path"]!["mbps"], result["one_path"]!["lost"]);
+        table.Add("two paths", result["two_paths"]!["pps"], result["two_paths"]!["mbps"], result["two_paths"]!["lost"]);
+        table.WriteTo(Console.Out);
+        JsonNode f = result["failover"]!;
+        Console.Out.WriteLine($"ratio two paths / one: {result["ratio"]}  ({result["size"]}-byte packets, {result["seconds"]} s each, each path {result["path_mbit"]} Mbit/s, offered {result["offered_pps"]}/s)");
+        Console.Out.WriteLine($"failover: {f["lost"]} of {f["sent"]} datagrams lost at {f["rate_pps"]}/s: window {f["window_ms"]} ms (rate dip {f["dip_ms"]} ms); path 2 taken out {f["detected_ms"]} ms after the link command started ({f["path2_reason"]})");
     }
 
     private static void PrintFlows(JsonObject result)

@@ -380,6 +380,7 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
                 ["weight"] = p.Definition.Weight,
                 ["state"] = health.Up ? "up" : "down",
                 ["reason"] = health.Reason,
+                ["down_for_ms"] = health.Up || health.DownSince == long.MinValue ? null : now - health.DownSince,
                 ["packets_sent"] = p.PacketsSent,
                 ["bytes_sent"] = p.BytesSent,
                 ["drops"] = p.Drops,
