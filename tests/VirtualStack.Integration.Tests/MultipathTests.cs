@@ -133,4 +133,63 @@ public sealed class MultipathTests(ITestOutputHelper output) : IntegrationTest(o
         Assert.Contains(vs.Process.StdErr, l => l.Contains("path b is back", StringComparison.Ordinal));
         await vs.StopAsync();
     }
+
+    /// <summary>
+    /// One flow over a Udp path (to server A) and a Dccp path (a DCCP connection to a vs dccp listen in front of
+    /// server B, which carries B's echoes back): each path its own stack. Until the DCCP handshake is done the flow
+    /// goes on the Udp path alone; then 1:1. After 1.5 s the DCCP far end dies (the listener is killed): the Dccp path
+    /// gets no more replies while the Udp path does, and is taken out after PathDownAfter (300 ms). Nothing may be lost
+    /// before the kill; what is lost after it must lie within 1 s of it.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_udp_path_and_a_dccp_path_carry_one_flow_and_a_dead_dccp_far_end_moves_the_traffic_to_udp()
+    {
+        const int dccpPort = 9300;
+        await using var topology = await TopologyAsync(paths: 2);
+        var plugins = await VsInstance.RunCommandAsync(null, "plugins", "--json", "--path", VsExecutable.PluginsDirectory);
+        Skip.IfNot(plugins.Ok && plugins.StdOut.Contains("stack Dccp", StringComparison.Ordinal), "the Dccp plugin provides no Dccp stack in this build");
+        await using var stream = MultipathStream.Open(topology);
+        var listener = topology.Track(NsProcess.Start(topology.Server, VsExecutable.Path,
+            ["dccp", "listen", "--port", $"{dccpPort}", "--address", $"{topology.Paths[1].ServerV4}", "--deliver", $"{stream.FarB}"],
+            Log, VsExecutable.Environment()));
+        await listener.WaitForLineAsync(l => l.Contains("listening", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "the DCCP listener's readiness");
+
+        var rule = MultipathStream.PathsRule(topology, "WeightedRoundRobin");
+        rule["Paths"]![1]!["Stack"] = "dccp";
+        rule["Paths"]![1]!["To"] = $"{topology.Paths[1].ServerV4}:{dccpPort}";
+        VsConfig config = MultipathStream.Config(rule);
+        config.Stacks.Remove("udpB");
+        config.Stacks["dccp"] = new() { ["Plugin"] = "Dccp", ["SendQueue"] = "4000" };
+        await using var vs = await VsInstance.StartAsync(topology, config, $"--Tun:TxQueueLength={Rate * 3}");
+
+        double killedAt = 0;
+        await stream.SendAsync(Rate * 3, Rate, i =>
+        {
+            if (i == Rate * 3 / 2)
+            {
+                killedAt = stream.NowMs;
+                listener.KillNow();
+            }
+
+            return Task.CompletedTask;
+        });
+        await stream.SettleAsync(TimeSpan.FromSeconds(3));
+
+        int[] lost = stream.Lost();
+        double window = stream.LossWindowMs(lost);
+        JsonElement flow = await MultipathStream.FlowAsync(vs, "spread");
+        JsonElement b = flow.GetProperty("paths").GetProperty("list")[1];
+        int beforeKillAtB = stream.AtB.Distinct().Count(s => stream.SentAt[s] < killedAt);
+        Log($"listener killed at {killedAt:F0} ms; B (over DCCP) got {beforeKillAtB} before it; lost {lost.Length} in a window of {window:F1} ms " +
+            $"(first lost sent {(lost.Length > 0 ? stream.SentAt[lost[0]] - killedAt : 0):F1} ms after the kill); replies {stream.Replies}");
+        Log(flow.ToString());
+        Assert.Equal(0, stream.RepliesFromElsewhere);
+        Assert.Equal(0, stream.Corrupt);
+        Assert.True(beforeKillAtB > Rate / 4, $"the dccp path carried only {beforeKillAtB} datagrams before the kill");
+        Assert.All(lost, s => Assert.InRange(stream.SentAt[s], killedAt - 50, killedAt + 1000));
+        Assert.True(window <= 1000, $"loss window {window:F1} ms");
+        Assert.Equal("down", b.GetProperty("state").GetString());
+        Assert.True(b.GetProperty("downs").GetInt64() >= 1);
+        await vs.StopAsync();
+    }
 }
