@@ -110,6 +110,11 @@ internal sealed partial class ControlPlane : IAsyncDisposable
                 return ((JsonObject?)null, $"no flow {id} (it may have ended; vs flows lists the flows)");
             }
 
+            if (flow.Rule.Multipath is not null)
+            {
+                return (null, $"flow {id}: {MultipathHasNoPolicy(flow.Rule)}");
+            }
+
             if (flow.Rule.Policy is not RulePolicy policy)
             {
                 return (null, $"flow {id} belongs to the default rule, which has only its one stack ({flow.Rule.Stacks[0].Name})");
@@ -393,7 +398,12 @@ internal sealed partial class ControlPlane : IAsyncDisposable
         $"'{stack}' is not a stack of rule {policy.Rule} ({string.Join(", ", policy.Stacks)})";
 
     private string UnknownRule(string name) =>
-        $"no rule '{name}' (rules: {(Policies.Count == 0 ? "none" : string.Join(", ", Policies.Select(p => p.Rule)))})";
+        Rules.Rules.FirstOrDefault(r => r.Multipath is not null && r.Name.Equals(name, StringComparison.OrdinalIgnoreCase)) is { } multipath
+            ? MultipathHasNoPolicy(multipath)
+            : $"no rule '{name}' (rules: {(Policies.Count == 0 ? "none" : string.Join(", ", Policies.Select(p => p.Rule)))})";
+
+    private static string MultipathHasNoPolicy(Rule rule) =>
+        $"rule {rule.Name} has paths: its scheduler ({rule.Multipath!.Scheduler}) picks the path of every packet, there is no stack or policy to set (vs migrate RULE ADDRESS --path NAME moves a path)";
 
     private static string Describe(IReadOnlyDictionary<string, string> options) =>
         string.Join(' ', options.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{o.Key}={o.Value}"));

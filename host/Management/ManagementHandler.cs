@@ -249,6 +249,29 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
             });
         }
 
+        // Rules with paths have no policy: their scheduler decides per packet.
+        foreach (Rules.Rule r in daemon.Pipeline.Flows.Rules.Rules)
+        {
+            if (r.Multipath is { } multipath)
+            {
+                rules.Add(new JsonObject
+                {
+                    ["name"] = r.Name,
+                    ["stacks"] = new JsonArray([.. multipath.Paths.Select(p => p.Runtime.Name).Distinct().Select(n => (JsonNode)JsonValue.Create(n))]),
+                    ["policy"] = $"paths:{multipath.Scheduler}",
+                    ["options"] = new JsonObject(),
+                    ["forced"] = null,
+                    ["since"] = daemon.StartedAt.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+                    ["state"] = string.Join(", ", multipath.Paths.Select(p =>
+                        $"{p.Name}: {p.Runtime.Name} to {(p.MigratedTo?.Value ?? p.To)?.ToString() ?? "the address the application used"}" +
+                        $"{(p.Link is { } link ? $" via {link.Device} ({link.State})" : "")}, weight {p.Weight}")),
+                    ["policy_errors"] = 0,
+                    ["kept_without_asking"] = 0,
+                    ["last_error"] = null,
+                });
+            }
+        }
+
         return rules;
     }
 

@@ -70,6 +70,23 @@ public sealed class MultipathTests(ITestOutputHelper output) : IntegrationTest(o
         Assert.Equal(1000, stream.AtA.Distinct().Count());
         Assert.Equal(1000, stream.AtB.Distinct().Count());
         Assert.Equal(0, stream.RepliesFromElsewhere);
+
+        // The operator's view: the per-path table, the rule in vs status, and what does not apply to paths.
+        var table = await VsInstance.RunCommandAsync(null, "flows", "--socket", vs.ManagementSocket);
+        Log(table.StdOut);
+        Assert.True(table.Ok, table.ToString());
+        Assert.Contains("WHY DOWN", table.StdOut, StringComparison.Ordinal);
+        Assert.Contains(table.StdOut.Split('\n'), l => l.Contains(" a ", StringComparison.Ordinal) && l.Contains($"{stream.FarA}", StringComparison.Ordinal) && l.Contains(" up ", StringComparison.Ordinal));
+        var status = await VsInstance.RunCommandAsync(null, "status", "--socket", vs.ManagementSocket);
+        Assert.Contains("paths:Redundant", status.StdOut, StringComparison.Ordinal);
+        var switched = await VsInstance.RunCommandAsync(null, "switch", "spread", "udpA", "--socket", vs.ManagementSocket);
+        Assert.Equal(1, switched.ExitCode);
+        Assert.Contains("has paths", switched.StdErr, StringComparison.Ordinal);
+        var badPath = await VsInstance.RunCommandAsync(null, "migrate", "spread", $"{stream.FarB}", "--path", "nope", "--socket", vs.ManagementSocket);
+        Assert.Equal(1, badPath.ExitCode);
+        Assert.Contains("has no path 'nope'", badPath.StdErr, StringComparison.Ordinal);
+        var usage = await VsInstance.RunCommandAsync(null, "migrate", "spread", "nowhere", "--socket", vs.ManagementSocket);
+        Assert.Equal(2, usage.ExitCode);
         await vs.StopAsync();
     }
 
