@@ -209,4 +209,38 @@ public sealed class MultipathTests(ITestOutputHelper output) : IntegrationTest(o
         Assert.True(b.GetProperty("downs").GetInt64() >= 1);
         await vs.StopAsync();
     }
+
+    /// <summary>
+    /// Both paths go to the same far end (server A, 10.201.0.2), which the routing table reaches over path 1 only;
+    /// path b's stack is bound to path 2's interface (Udp option Device: SO_BINDTODEVICE), so its half of the stream
+    /// must leave by path 2 (the kernel counts it) and still reach server A, and the replies still reach the
+    /// application. Without the binding all of it would leave by path 1.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_path_whose_stack_is_bound_to_its_interface_leaves_by_that_link_even_to_the_same_far_end()
+    {
+        await using var topology = await TopologyAsync(paths: 2);
+        await using var stream = MultipathStream.Open(topology);
+        var rule = MultipathStream.PathsRule(topology, "WeightedRoundRobin");
+        rule["Paths"]![1]!["To"] = $"{stream.FarA}";
+        VsConfig config = MultipathStream.Config(rule);
+        config.Stacks["udpB"] = new() { ["Plugin"] = "Udp", ["Device"] = topology.Paths[1].EdgeDevice };
+        await using var vs = await VsInstance.StartAsync(topology, config);
+        LinkCounters before1 = await LinkCounters.ReadAsync(topology.Edge, topology.Paths[0].EdgeDevice);
+        LinkCounters before2 = await LinkCounters.ReadAsync(topology.Edge, topology.Paths[1].EdgeDevice);
+
+        await stream.SendAsync(1000, Rate);
+        await stream.SettleAsync(TimeSpan.FromSeconds(3));
+
+        LinkCounters after1 = await LinkCounters.ReadAsync(topology.Edge, topology.Paths[0].EdgeDevice);
+        LinkCounters after2 = await LinkCounters.ReadAsync(topology.Edge, topology.Paths[1].EdgeDevice);
+        long out1 = after1.TxPackets - before1.TxPackets, out2 = after2.TxPackets - before2.TxPackets;
+        Log($"server A got {stream.AtA.Count}; left by path 1: {out1} packets, by path 2: {out2}; replies {stream.Replies}");
+        Assert.Equal(1000, stream.AtA.Distinct().Count());
+        Assert.InRange(out1, 500, 520);
+        Assert.InRange(out2, 500, 520);
+        Assert.Equal(0, stream.RepliesFromElsewhere);
+        Assert.True(stream.Replies >= 990, $"only {stream.Replies} replies");
+        await vs.StopAsync();
+    }
 }
