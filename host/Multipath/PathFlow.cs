@@ -100,6 +100,8 @@ internal sealed class PathFlow(MultipathFlow owner, PathDefinition definition, i
 
         Interlocked.Increment(ref PacketsReceived);
         Interlocked.Add(ref BytesReceived, payload.Length);
+        Interlocked.Increment(ref Definition.Runtime.PacketsReceived);
+        Interlocked.Add(ref Definition.Runtime.BytesReceived, payload.Length);
         owner.DeliverReply(payload);
     }
 

@@ -121,12 +121,37 @@ public sealed class MultipathFlowTests
         Assert.Contains(_log, l => l.Contains($"path a moved from {FarA} to {moved}", StringComparison.Ordinal));
     }
 
-    private MultipathFlow Create(PathScheduler scheduler, IReplySink sink, LinkState? linkB = null)
+    [Theory]
+    [InlineData((int)PathScheduler.WeightedRoundRobin)]
+    [InlineData((int)PathScheduler.LowestRtt)]
+    [InlineData((int)PathScheduler.Redundant)]
+    public void Sending_allocates_nothing_per_packet(int scheduler)
+    {
+        var a = new CountingStack();
+        var b = new CountingStack();
+        MultipathFlow flow = Create((PathScheduler)scheduler, new Sink(), null, a, b);
+        for (int i = 0; i < 100; i++)
+        {
+            Send(flow);
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20_000; i++)
+        {
+            Send(flow);
+        }
+
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+        Assert.Equal(20_100 * ((PathScheduler)scheduler == PathScheduler.Redundant ? 2 : 1), a.Sent + b.Sent);
+    }
+
+    private MultipathFlow Create(PathScheduler scheduler, IReplySink sink, LinkState? linkB = null, ITransportStack? a = null, ITransportStack? b = null)
     {
         PathDefinition[] paths =
         [
-            new("a", new StackRuntime(0, "udpA", "Udp", _a), FarA, null, 1),
-            new("b", new StackRuntime(1, "udpB", "Udp", _b), FarB, linkB, 1),
+            new("a", new StackRuntime(0, "udpA", "Udp", a ?? _a), FarA, null, 1),
+            new("b", new StackRuntime(1, "udpB", "Udp", b ?? _b), FarB, linkB, 1),
         ];
         var stack = new MultipathStack("spread", paths, scheduler, TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(100), null, l => _log.Add(l));
         var key = new FlowKey(IpProtocols.Udp, NetAddress.Parse("10.200.0.1"), 5000, NetAddress.Parse("10.201.0.2"), 9400);
@@ -146,6 +171,37 @@ public sealed class MultipathFlowTests
             Flags = PacketFlags.TransportParsed,
         };
         return flow.Send(Packet, info);
+    }
+
+    /// <summary>A stack whose flows only count: nothing of its own allocates per packet.</summary>
+    private sealed class CountingStack : ITransportStack, IStackFlow
+    {
+        public long Sent;
+
+        public string Name => "counting";
+
+        public StackCarries Carries => StackCarries.Payload;
+
+        public StackFlowStats Stats { get; } = new();
+
+        public ValueTask<IStackFlow> Open(FlowKey flow, NetEndpoint remote, IReplySink replies, CancellationToken cancellationToken) =>
+            ValueTask.FromResult<IStackFlow>(this);
+
+        public DropReason Send(ReadOnlySpan<byte> packet, in PacketInfo info)
+        {
+            Sent++;
+            return DropReason.None;
+        }
+
+        public void Flush()
+        {
+        }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+        public void Dispose()
+        {
+        }
     }
 
     private sealed class Sink : IReplySink
