@@ -114,4 +114,43 @@ public sealed class MigrationTests(ITestOutputHelper output) : IntegrationTest(o
         Assert.Contains(vs.Process.StdErr, l => l.Contains("moving to the rule's Fallback", StringComparison.Ordinal));
         await vs.StopAsync();
     }
+
+    /// <summary>
+    /// One path of a multipath flow moves: <c>vs migrate spread 10.201.0.2:9401 --path b</c> sends path b to server A
+    /// too. After the cut every datagram reaches server A, nothing is lost, the application's view is kept.
+    /// </summary>
+    [SkippableFact]
+    public async Task One_path_of_a_multipath_flow_moves_by_command()
+    {
+        await using var topology = await TopologyAsync(paths: 2);
+        await using var stream = MultipathStream.Open(topology);
+        await using var vs = await VsInstance.StartAsync(topology, MultipathStream.Config(MultipathStream.PathsRule(topology, "WeightedRoundRobin")),
+            $"--Tun:TxQueueLength={Rate * 2}");
+        Task<CmdResult>? migrate = null;
+
+        await stream.SendAsync(Rate * 2, Rate, i =>
+        {
+            if (i == Rate / 2)
+            {
+                migrate = VsInstance.RunCommandAsync(null, "migrate", "spread", $"{stream.FarA}", "--path", "b", "--socket", vs.ManagementSocket);
+            }
+
+            return Task.CompletedTask;
+        });
+        CmdResult answer = await migrate!;
+        Assert.True(answer.Ok, answer.ToString());
+        await stream.SettleAsync(TimeSpan.FromSeconds(3));
+
+        int lastB = stream.AtB.Max();
+        JsonElement flow = await MultipathStream.FlowAsync(vs, "spread");
+        JsonElement b = flow.GetProperty("paths").GetProperty("list")[1];
+        Log($"{answer.StdOut.Trim()}; B got {stream.AtB.Count} (last {lastB}), A {stream.AtA.Count}; lost {stream.Lost().Length}; replies {stream.Replies}");
+        Assert.Empty(stream.Lost());
+        Assert.Equal(0, stream.RepliesFromElsewhere);
+        Assert.Equal($"{stream.FarA}", b.GetProperty("remote").GetString());
+        Assert.Equal(1, b.GetProperty("migrations").GetInt64());
+        Assert.True(stream.AtA.Count(s => s > lastB) >= Rate * 2 - lastB - 2, "after the cut not everything reached server A");
+        Assert.True(stream.Replies >= Rate * 2 * 0.98, $"only {stream.Replies} replies");
+        await vs.StopAsync();
+    }
 }
