@@ -153,4 +153,57 @@ public sealed class MigrationTests(ITestOutputHelper output) : IntegrationTest(o
         Assert.True(stream.Replies >= Rate * 2 * 0.98, $"only {stream.Replies} replies");
         await vs.StopAsync();
     }
+
+    /// <summary>
+    /// The controller moves every flow of the rule through the remote management interface (signed, from the server
+    /// namespace, with <c>vs migrate RULE ADDRESS --remote HOST:PORT --key-file FILE</c>): same effect as locally.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_rule_migrated_by_the_remote_controller_moves_its_flows()
+    {
+        const int port = 7701;
+        await using var topology = await TopologyAsync(paths: 2);
+        byte[] key = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+        string keyFile = Path.Combine(Path.GetTempPath(), $"vs-mp-key-{topology.Id}");
+        await File.WriteAllTextAsync(keyFile, Convert.ToHexStringLower(key));
+        File.SetUnixFileMode(keyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        try
+        {
+            VsConfig config = MultipathStream.Config(Rule(topology));
+            config.RemoteManagement = new JsonObject
+            {
+                ["Listen"] = $"{topology.Main.EdgeV4}:{port}",
+                ["Key"] = Convert.ToHexStringLower(key),
+            };
+            await using var stream = MultipathStream.Open(topology);
+            await using var vs = await VsInstance.StartAsync(topology, config, $"--Tun:TxQueueLength={Rate * 2}");
+            Task<CmdResult>? migrate = null;
+
+            await stream.SendAsync(Rate * 2, Rate, i =>
+            {
+                if (i == Rate / 2)
+                {
+                    migrate = VsInstance.RunCommandAsync(topology.Server, "migrate", "moving", $"{stream.FarB}",
+                        "--remote", $"{topology.Main.EdgeV4}:{port}", "--key-file", keyFile);
+                }
+
+                return Task.CompletedTask;
+            });
+            CmdResult answer = await migrate!;
+            Assert.True(answer.Ok, answer.ToString());
+            await stream.SettleAsync(TimeSpan.FromSeconds(3));
+
+            Log($"{answer.StdOut.Trim()}; A {stream.AtA.Count}, B {stream.AtB.Count}; lost {stream.Lost().Length}; replies {stream.Replies}");
+            Assert.Contains("moving to", answer.StdOut, StringComparison.Ordinal);
+            Assert.Empty(stream.Lost());
+            Assert.Equal(0, stream.RepliesFromElsewhere);
+            Assert.True(stream.AtB.Count > Rate / 2, $"B got only {stream.AtB.Count}");
+            Assert.Equal(stream.AtB.Min(), stream.AtA.Max() + 1);
+            await vs.StopAsync();
+        }
+        finally
+        {
+            File.Delete(keyFile);
+        }
+    }
 }
