@@ -26,7 +26,8 @@ internal static class ClientCommands
         Asks or tells a running daemon. The socket is --socket PATH, else the Management:Socket of --config FILE,
         else /run/virtualstack/vs.sock (owner-only: run as the user that runs vs run).
           status   counters: packets, drops by reason, flows, replies; rules with their policies and policy errors
-          flows    the flow table: rule, active stack, switches and their delays, each cached stack and its build time
+          flows    the flow table: rule, active stack, switches and their delays, each cached stack and its build time;
+                   for rules with paths, each path's state, counters and RTT
           stacks   per-stack counters, build times and switch delays (min/median/max)
           switch   forces a flow (its ID from vs flows, or flow:ID) or every flow of a rule (its name, or rule:NAME)
                    onto one of the rule's stacks, overriding the policy until vs policy sets one again
