@@ -20,7 +20,7 @@ internal static class ClientCommands
         Usage: vs status|flows|stacks [--socket PATH | --config FILE | --remote HOST:PORT --key-file FILE] [--json]
                vs switch FLOW|RULE STACK [--socket PATH | --config FILE] [--json]
                vs policy RULE NAME [KEY=VALUE ...] [--socket PATH | --config FILE] [--json]
-               vs migrate FLOW|RULE ADDRESS:PORT [--path NAME] [--socket PATH | --config FILE] [--json]
+               vs migrate FLOW|RULE ADDRESS:PORT [--path NAME | --stack NAME] [--socket PATH | --config FILE] [--json]
                vs measure STACK [loss=R] [rtt_ms=MS] [cwnd=PACKETS] [throughput_bps=BPS] [--rule RULE] [--flow ID] [...]
 
         Asks or tells a running daemon. The socket is --socket PATH, else the Management:Socket of --config FILE,
@@ -37,7 +37,8 @@ internal static class ClientCommands
           migrate  moves a flow (its ID, or flow:ID) or every flow of a rule (its name, or rule:NAME; new flows
                    too) to a new far end: a new stack flow (UDP binding, DCCP connection) is built at once and
                    takes over when ready; the application still talks to and hears from what it addressed.
-                   On a rule with Paths, --path NAME moves one path (all of them without it)
+                   On a rule with Paths, --path NAME moves one path, on another rule --stack NAME one of its
+                   stacks (all of them without it)
           measure  hands a measurement of a stack (or of one flow on it: --flow) to the policies of the rules
                    that use it (or of --rule only), as MeasurementDriven reads them
         --json prints the daemon's answer as JSON (stable keys, for scripts).
@@ -206,6 +207,11 @@ internal static class ClientCommands
                     request["path"] = path;
                 }
 
+                if (args.Option("stack") is { } stack)
+                {
+                    request["stack"] = stack;
+                }
+
                 args.RejectUnknown(maxPositional: 2);
                 break;
             case "measure":
@@ -356,7 +362,7 @@ internal static class ClientCommands
 
     private static void PrintMigrate(JsonObject r)
     {
-        string path = r["path"] is { } p ? $" path {p}" : "";
+        string path = r["path"] is { } p ? $" path {p}" : r["stack"] is { } st ? $" stack {st}" : "";
         Console.Out.WriteLine(r["flow"] is { } flow
             ? $"flow {flow} ({r["key"]}){path}: moving to {r["to"]}{(r["was"] is { } was ? $" (was {was})" : "")}"
             : $"rule {r["rule"]}{path}: {r["flows"]} flow(s) and new ones moving to {r["to"]}");

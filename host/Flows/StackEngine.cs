@@ -44,8 +44,10 @@ internal sealed class StackEngine : IDisposable
     private long _override;
     private SwitchHistory? _history;
 
-    // Migration (vs migrate, or the rule's Fallback): the far end every slot of this flow is (re)built for from now on.
-    private StrongBox<NetEndpoint>? _farEnd;
+    // Migration (vs migrate, or the rule's Fallback): per slot, the far end it is (re)built for from now on (null
+    // until the first migration; an element is null for a slot that was not moved).
+    private StrongBox<NetEndpoint>?[]? _farEnds;
+    private StrongBox<NetEndpoint>? _lastMigratedTo;
 
     // Whether the far end answers, for the rule's Fallback: the last reply (receive thread) and the first packet
     // sent after it (pipeline thread), in milliseconds.
@@ -93,7 +95,7 @@ internal sealed class StackEngine : IDisposable
     public TimeSpan LastMigrationTime { get; private set; }
 
     /// <summary>The far end this flow was moved to, or null.</summary>
-    public NetEndpoint? MigratedTo => _farEnd?.Value;
+    public NetEndpoint? MigratedTo => _lastMigratedTo?.Value;
 
     /// <summary>The multipath flow carrying this flow when its rule has Paths (once built), else null.</summary>
     public MultipathFlow? MultipathFlow => _slots.Length == 1 ? _slots[0].StackFlow as MultipathFlow : null;
@@ -213,40 +215,45 @@ internal sealed class StackEngine : IDisposable
     }
 
     /// <summary>
-    /// <c>vs migrate</c>: moves the flow to <paramref name="to"/> (on a multipath flow, one path or all of them). Every
-    /// built slot gets a new stack flow to the new far end (a new UDP binding, a new DCCP connection) while the old
-    /// one keeps carrying the flow (make before break); the application's view does not change: replies still come
-    /// from what it addressed. Pipeline thread. Returns null, or why nothing was done.
+    /// <c>vs migrate</c>: moves the flow to <paramref name="to"/>: on a multipath flow one path (<paramref name="path"/>)
+    /// or all of them; otherwise one of the rule's stacks (<paramref name="stack"/>) or all of them. Every built slot
+    /// that moves gets a new stack flow to the new far end (a new UDP binding, a new DCCP connection) while the old one
+    /// keeps carrying the flow (make before break); the application's view does not change: replies still come from
+    /// what it addressed. Pipeline thread. Returns null, or why nothing was done.
     /// </summary>
-    public string? Migrate(NetEndpoint to, string? path, long now)
+    public string? Migrate(NetEndpoint to, string? path, long now, string? stack = null)
     {
+        if (MigrationProblem(_rule, path, stack) is { } problem)
+        {
+            return problem;
+        }
+
         if (_rule.Multipath is { } multipath)
         {
-            int index = path is null ? -1 : multipath.IndexOf(path);
-            if (path is not null && index < 0)
-            {
-                return $"rule {_rule.Name} has no path '{path}' (paths: {string.Join(", ", multipath.Paths.Select(p => p.Name))})";
-            }
-
             if (MultipathFlow is not { } flow)
             {
                 return "the flow's paths are not built yet";
             }
 
-            flow.Retarget(index, to);
+            flow.Retarget(path is null ? -1 : multipath.IndexOf(path), to);
             Migrations++;
+            _lastMigratedTo = new StrongBox<NetEndpoint>(to);
             return null;
         }
 
-        if (path is not null)
-        {
-            return $"rule {_rule.Name} has no Paths; migrate the flow without --path";
-        }
-
-        _farEnd = new StrongBox<NetEndpoint>(to);
+        var target = new StrongBox<NetEndpoint>(to);
+        _farEnds ??= new StrongBox<NetEndpoint>?[_slots.Length];
+        _lastMigratedTo = target;
         Migrations++;
-        foreach (StackSlot slot in _slots)
+        for (int i = 0; i < _slots.Length; i++)
         {
+            StackSlot slot = _slots[i];
+            if (stack is not null && !slot.Runtime.Name.Equals(stack, StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            _farEnds[i] = target;
             if (slot.State is SlotState.Ready)
             {
                 Replace(slot, to, now);
@@ -259,6 +266,31 @@ internal sealed class StackEngine : IDisposable
         }
 
         return null;
+    }
+
+    /// <summary>Why <c>vs migrate</c> with this path or stack does not apply to <paramref name="rule"/>, or null.</summary>
+    public static string? MigrationProblem(Rule rule, string? path, string? stack)
+    {
+        if (rule.Multipath is { } multipath)
+        {
+            if (stack is not null)
+            {
+                return $"rule {rule.Name} has paths, not stacks to choose: name a path (--path; paths: {string.Join(", ", multipath.Paths.Select(p => p.Name))})";
+            }
+
+            return path is not null && multipath.IndexOf(path) < 0
+                ? $"rule {rule.Name} has no path '{path}' (paths: {string.Join(", ", multipath.Paths.Select(p => p.Name))})"
+                : null;
+        }
+
+        if (path is not null)
+        {
+            return $"rule {rule.Name} has no Paths; migrate it without --path";
+        }
+
+        return stack is not null && !rule.Stacks.Any(s => s.Name.Equals(stack, StringComparison.OrdinalIgnoreCase))
+            ? $"'{stack}' is not a stack of rule {rule.Name} ({string.Join(", ", rule.Stacks.Select(s => s.Name))})"
+            : null;
     }
 
     private void WatchForFallback(long now)
@@ -360,7 +392,8 @@ internal sealed class StackEngine : IDisposable
 
     private void Build(StackSlot slot, long now)
     {
-        NetEndpoint remote = _farEnd?.Value ?? _rule.MigratedTo?.Value
+        int index = Array.IndexOf(_slots, slot);
+        NetEndpoint remote = _farEnds?[index]?.Value ?? _rule.MigratedTo[index]?.Value
             ?? (_rule.Nat is { } nat ? nat.Resolve(_key, slot.Runtime.Name) : _key.DestinationEndpoint);
         slot.Remote = remote;
         slot.State = SlotState.Building;

@@ -16,9 +16,11 @@ internal sealed partial class ControlPlane
     /// of a rule (its name, or <c>rule:NAME</c>; new flows too) to a new far end. Each moved flow gets a new stack flow
     /// to the new address (new UDP binding, new DCCP connection) at once, the old one carrying it until the new one
     /// is ready; the application keeps talking to and hearing from what it addressed. On a rule with Paths,
-    /// <paramref name="path"/> names the path that moves (all of them when null). Everything is checked first.
+    /// <paramref name="path"/> names the path that moves, on another rule <paramref name="stack"/> the stack (all of
+    /// them when null: a rule whose stacks have different far ends wants one command per stack). Everything is
+    /// checked first.
     /// </summary>
-    public async Task<JsonObject> MigrateAsync(string target, string address, string? path, string who = "an operator")
+    public async Task<JsonObject> MigrateAsync(string target, string address, string? path, string who = "an operator", string? stack = null)
     {
         if (string.IsNullOrWhiteSpace(target) || string.IsNullOrWhiteSpace(address))
         {
@@ -40,23 +42,17 @@ internal sealed partial class ControlPlane
                 throw new ManagementException($"'{name}' is not a flow number (vs flows lists them)");
             }
 
-            return await MigrateFlowAsync(id, to, path, who);
+            return await MigrateFlowAsync(id, to, path, stack, who);
         }
 
         Rule rule = Rules.Rules.FirstOrDefault(r => r.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
             ?? throw new ManagementException($"no rule '{name}' (rules: {(Rules.Rules.Count == 0 ? "none" : string.Join(", ", Rules.Rules.Select(r => r.Name)))})");
-        if (rule.Multipath is { } multipath)
+        if (StackEngine.MigrationProblem(rule, path, stack) is { } problem)
         {
-            if (path is not null && multipath.IndexOf(path) < 0)
-            {
-                throw new ManagementException($"rule {rule.Name} has no path '{path}' (paths: {string.Join(", ", multipath.Paths.Select(p => p.Name))})");
-            }
+            throw new ManagementException(problem);
         }
-        else if (path is not null)
-        {
-            throw new ManagementException($"rule {rule.Name} has no Paths; migrate it without --path");
-        }
-        else if (rule.Stacks.Any(s => s.Carries == Contracts.Stacks.StackCarries.Packet))
+
+        if (rule.Multipath is null && rule.Stacks.Any(s => s.Carries == Contracts.Stacks.StackCarries.Packet))
         {
             throw new ManagementException($"rule {rule.Name} carries whole packets unchanged (stack {rule.Stacks[0].Name}): they cannot be re-addressed");
         }
@@ -76,7 +72,14 @@ internal sealed partial class ControlPlane
             }
             else
             {
-                rule.MigratedTo = new StrongBox<NetEndpoint>(to);
+                var box = new StrongBox<NetEndpoint>(to);
+                for (int i = 0; i < rule.Stacks.Length; i++)
+                {
+                    if (stack is null || rule.Stacks[i].Name.Equals(stack, StringComparison.OrdinalIgnoreCase))
+                    {
+                        rule.MigratedTo[i] = box;
+                    }
+                }
             }
 
             long now = Environment.TickCount64;
@@ -86,9 +89,9 @@ internal sealed partial class ControlPlane
             {
                 if (ReferenceEquals(flow.Rule, rule))
                 {
-                    if (flow.Engine.Migrate(to, path, now) is { } problem)
+                    if (flow.Engine.Migrate(to, path, now, stack) is { } failure)
                     {
-                        failed.Add($"flow {flow.Id}: {problem}");
+                        failed.Add($"flow {flow.Id}: {failure}");
                     }
                     else
                     {
@@ -99,11 +102,12 @@ internal sealed partial class ControlPlane
 
             return (count, failed.ToArray());
         });
-        Log($"rule {rule.Name}: {(path is null ? "" : $"path {path}: ")}far end moved to {to} by {who} ({moved} flow(s) now, new flows too)");
+        Log($"rule {rule.Name}: {(path is null ? "" : $"path {path}: ")}{(stack is null ? "" : $"stack {stack}: ")}far end moved to {to} by {who} ({moved} flow(s) now, new flows too)");
         return new JsonObject
         {
             ["rule"] = rule.Name,
             ["path"] = path,
+            ["stack"] = stack,
             ["to"] = to.ToString(),
             ["flows"] = moved,
             ["problems"] = new JsonArray([.. problems.Select(p => (JsonNode)JsonValue.Create(p))]),
@@ -111,7 +115,7 @@ internal sealed partial class ControlPlane
         };
     }
 
-    private async Task<JsonObject> MigrateFlowAsync(long id, NetEndpoint to, string? path, string who)
+    private async Task<JsonObject> MigrateFlowAsync(long id, NetEndpoint to, string? path, string? stack, string who)
     {
         (JsonObject? answer, string? problem) = await OnLoop(() =>
         {
@@ -128,7 +132,7 @@ internal sealed partial class ControlPlane
 
             StackEngine engine = flow.Engine;
             string? was = engine.Active >= 0 ? engine.Slots[engine.Active].Remote.ToString() : null;
-            if (engine.Migrate(to, path, Environment.TickCount64) is { } refused)
+            if (engine.Migrate(to, path, Environment.TickCount64, stack) is { } refused)
             {
                 return (null, $"flow {id}: {refused}");
             }
@@ -139,6 +143,7 @@ internal sealed partial class ControlPlane
                 ["key"] = flow.Key.ToString(),
                 ["rule"] = flow.Rule.Name,
                 ["path"] = path,
+                ["stack"] = stack,
                 ["to"] = to.ToString(),
                 ["was"] = flow.Rule.Multipath is null ? was : null,
                 ["note"] = "a new stack flow to the new far end is built now; the old one carries the flow until it is ready; the application still sees the address it sent to",
@@ -149,7 +154,7 @@ internal sealed partial class ControlPlane
             throw new ManagementException(problem);
         }
 
-        Log($"flow {id}: {(path is null ? "" : $"path {path}: ")}far end moved to {to} by {who}");
+        Log($"flow {id}: {(path is null ? "" : $"path {path}: ")}{(stack is null ? "" : $"stack {stack}: ")}far end moved to {to} by {who}");
         return answer!;
     }
 }

@@ -94,7 +94,7 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
                 "flows" => await Flows(),
                 "switch" => await _control.SwitchAsync(Text(request, "target"), Text(request, "stack"), Who(source)),
                 "policy" => await _control.SetPolicyAsync(Text(request, "rule"), Text(request, "policy"), Options(request), Who(source)),
-                "migrate" => await _control.MigrateAsync(Text(request, "target"), Text(request, "to"), OptionalText(request, "path"), Who(source)),
+                "migrate" => await _control.MigrateAsync(Text(request, "target"), Text(request, "to"), OptionalText(request, "path"), Who(source), OptionalText(request, "stack")),
                 "measure" => await _control.MeasureAsync(Text(request, "stack"), OptionalText(request, "rule"), FlowId(request), Values(request), source),
                 _ => null,
             };

@@ -44,8 +44,10 @@ internal sealed class Rule
     public long FallbackAfterMs { get; init; } = 1000;
 
     /// <summary>
-    /// The far end new flows of the rule use after <c>vs migrate RULE ADDRESS</c> (a reference, so readers on other
-    /// threads see a whole endpoint), else null.
+    /// Per stack (as <see cref="Stacks"/>), the far end new flows of the rule use after <c>vs migrate RULE ADDRESS</c>
+    /// (references, so readers on other threads see a whole endpoint), else null.
     /// </summary>
-    public volatile StrongBox<NetEndpoint>? MigratedTo;
+    public StrongBox<NetEndpoint>?[] MigratedTo => _migratedTo ??= new StrongBox<NetEndpoint>?[Stacks.Length];
+
+    private StrongBox<NetEndpoint>?[]? _migratedTo;
 }

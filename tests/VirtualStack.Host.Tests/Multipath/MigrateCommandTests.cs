@@ -74,6 +74,26 @@ public sealed class MigrateCommandTests(PolicyPlugins plugins) : IClassFixture<P
         Assert.All(harness.Flows.Table.Snapshot(), f => Assert.Equal(NewFarEnd, f.Engine.Slots[0].Remote.ToString()));
     }
 
+    [Fact]
+    public async Task Migrating_one_stack_leaves_the_rules_other_stacks_where_they_were()
+    {
+        await using var harness = new PipelineHarness(new ScriptedPolicy { Choice = 0 });
+        await using ControlPlane control = Control(harness);
+        await harness.Feed(PipelineHarness.Numbered(0, 2));
+        FlowEntry flow = Assert.Single(harness.Flows.Table.Snapshot());
+        string remoteA = flow.Engine.Slots[0].Remote.ToString();
+
+        await control.MigrateAsync(flow.Id.ToString(CultureInfo.InvariantCulture), NewFarEnd, null, stack: "udpB");
+        await control.SwitchAsync(flow.Id.ToString(CultureInfo.InvariantCulture), "udpB");
+        await harness.Feed(PipelineHarness.Numbered(2, 2));
+
+        Assert.Equal(remoteA, flow.Engine.Slots[0].Remote.ToString());
+        Assert.Equal(NewFarEnd, flow.Engine.Slots[1].Remote.ToString());
+        Assert.Equal(2, harness.B.Sent.Count);
+        var error = await Assert.ThrowsAsync<ManagementException>(() => control.MigrateAsync("test", NewFarEnd, null, stack: "udpC"));
+        Assert.StartsWith("'udpC' is not a stack of rule test", error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("99", NewFarEnd, null, "no flow 99")]
     [InlineData("1", "10.202.0.2", null, "'10.202.0.2' is not an address and port")]
