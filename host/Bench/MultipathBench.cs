@@ -95,6 +95,7 @@ internal sealed class MultipathBench(string vs, int size, int seconds, Action<st
                     ["dip_ms"] = DipMs(down.Received),
                     ["detected_ms"] = detectedMs,
                     ["link_command_ms"] = commandMs,
+                    ["detected_after_command_ms"] = detectedMs - commandMs,
                     ["path2_state"] = path2?["state"]?.GetValue<string>(),
                     ["path2_reason"] = path2?["reason"]?.GetValue<string>(),
                     ["path2_downs"] = path2?["downs"]?.GetValue<long>(),

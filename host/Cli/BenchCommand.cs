@@ -45,7 +45,7 @@ internal static class BenchCommand
 
         int size = args.Int("size", kind == "flows" ? 64 : 1500, 64, 9000);
         int seconds = kind == "flows" ? 0 : args.Int("seconds", 5, 1, 3600);
-        string stack = kind == "flows" ? "udp" : (args.Option("stack") ?? "udp").ToLowerInvariant();
+        string stack = kind is "flows" or "multipath" ? "udp" : (args.Option("stack") ?? "udp").ToLowerInvariant();
         if (stack is not ("udp" or "raw") && !(stack == "dccp" && kind == "throughput"))
         {
             throw new UsageException($"--stack: '{stack}' is not available (udp, raw; dccp for throughput)");
@@ -152,7 +152,7 @@ internal static class BenchCommand
         table.WriteTo(Console.Out);
         JsonNode f = result["failover"]!;
         Console.Out.WriteLine($"ratio two paths / one: {result["ratio"]}  ({result["size"]}-byte packets, {result["seconds"]} s each, each path {result["path_mbit"]} Mbit/s, offered {result["offered_pps"]}/s)");
-        Console.Out.WriteLine($"failover: {f["lost"]} of {f["sent"]} datagrams lost at {f["rate_pps"]}/s: window {f["window_ms"]} ms (rate dip {f["dip_ms"]} ms); path 2 taken out {f["detected_ms"]} ms after the link command started ({f["path2_reason"]})");
+        Console.Out.WriteLine($"failover: {f["lost"]} of {f["sent"]} datagrams lost at {f["rate_pps"]}/s: window {f["window_ms"]} ms (rate dip {f["dip_ms"]} ms); path 2 taken out {f["detected_ms"]} ms after the link command started, {f["detected_after_command_ms"]} ms after it returned ({f["path2_reason"]})");
     }
 
     private static void PrintFlows(JsonObject result)
