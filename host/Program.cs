@@ -20,6 +20,7 @@ internal static class Program
           switch    force a flow or a rule's flows onto a stack
           policy    replace a rule's policy at run time
           measure   hand a measurement to the rules' policies
+          migrate   move a flow or a rule's flows to a new far end (the application's view is kept)
           top       live view of a running daemon's traffic, rules and flows
           bench     measurements side by side with the kernel path           needs root
           udp-gen   send UDP datagrams (the benchmark and demo generator)
