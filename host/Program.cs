@@ -20,6 +20,7 @@ internal static class Program
           switch    force a flow or a rule's flows onto a stack
           policy    replace a rule's policy at run time
           measure   hand a measurement to the rules' policies
+          migrate   move a flow or a rule's flows to a new far end (the application's view is kept)
           top       live view of a running daemon's traffic, rules and flows
           bench     measurements side by side with the kernel path           needs root
           udp-gen   send UDP datagrams (the benchmark and demo generator)
@@ -49,7 +50,7 @@ internal static class Program
             {
                 "run" => parsed.Help ? PrintHelp(RunCommand.Help) : await RunCommand.RunAsync(parsed),
                 "plugins" => parsed.Help ? PrintHelp(PluginsCommand.Help) : PluginsCommand.Run(parsed),
-                "status" or "flows" or "stacks" or "switch" or "policy" or "measure" =>
+                "status" or "flows" or "stacks" or "switch" or "policy" or "measure" or "migrate" =>
                     parsed.Help ? PrintHelp(ClientCommands.Help) : await ClientCommands.RunAsync(command, parsed),
                 "top" => parsed.Help ? PrintHelp(Monitor.TopCommand.Help) : await Monitor.TopCommand.RunAsync(parsed),
                 "demo" => parsed.Help ? PrintHelp(DemoCommand.Help) : await DemoCommand.RunAsync(parsed),

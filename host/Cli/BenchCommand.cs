@@ -14,6 +14,7 @@ internal static class BenchCommand
                vs bench latency    [--size BYTES] [--seconds S] [--stack udp|raw] [--runs N] [--json FILE]
                vs bench flows      [--size BYTES] [--ports K] [--json FILE]
                vs bench switch     [--runs N] [--seconds S] [--period P] [--rate PPS|Ngbit] [--warm-up yes|no] [--out DIR] [--json FILE]
+               vs bench multipath  [--size BYTES] [--seconds S] [--json FILE]
 
         Measures VirtualStack side by side with the kernel-only path, in one run, on a private topology in network
         namespaces (built and removed by the benchmark). Needs root. The machine's load average is reported with
@@ -28,6 +29,8 @@ internal static class BenchCommand
                       at --rate, default 20000 packets/s) --runs times (default 3), each after the same stream on
                       the kernel-only path: every switch's gap, the sender's own gap, delay, losses, emptiest 10 ms
                       bucket, the first DCCP build; --out DIR keeps each run's demo output in DIR/run-N
+          multipath   one flow over two paths (each shaped to 100 Mbit/s) against one path: Mbit/s and the
+                      ratio; then the failover time when one of two paths goes down mid-stream
           --size     IP packet size in bytes (default 1500; flows: 64)
           --seconds  length of each measurement (default 5)
           --stack    the stack that carries the flow (default udp)
@@ -40,7 +43,7 @@ internal static class BenchCommand
           --json     also write the result as JSON (format in the README)
         """;
 
-    private static readonly string[] Kinds = ["throughput", "latency", "flows", "switch"];
+    private static readonly string[] Kinds = ["throughput", "latency", "flows", "switch", "multipath"];
 
     public static async Task<int> RunAsync(ParsedArguments args)
     {
@@ -59,7 +62,7 @@ internal static class BenchCommand
         // DCCP: the UDP payload must fit one DCCP packet at MTU 1500 (the stack refuses larger ones, never fragments).
         int size = args.Int("size", kind == "flows" ? 64 : dccpThroughput ? DccpThroughputBench.DefaultSize : 1500, 64, dccpThroughput ? DccpThroughputBench.MaxSize : 9000);
         int seconds = kind == "flows" ? 0 : args.Int("seconds", 5, 1, 3600);
-        string stack = kind == "flows" ? "udp" : (args.Option("stack") ?? "udp").ToLowerInvariant();
+        string stack = kind is "flows" or "multipath" ? "udp" : (args.Option("stack") ?? "udp").ToLowerInvariant();
         if (stack is not ("udp" or "raw") && !(stack == "dccp" && kind == "throughput"))
         {
             throw new UsageException($"--stack: '{stack}' is not available (udp, raw; dccp for throughput)");
@@ -100,6 +103,7 @@ internal static class BenchCommand
                 "latency" => await new LatencyBench(vs, size, seconds, stack, runs, ConsoleLog.Write).RunAsync(),
                 "flows" => await new FlowsBench(vs, size, ports, ConsoleLog.Write).RunAsync(),
                 _ when dccpThroughput => await new DccpThroughputBench(vs, size, seconds, runs, loss, ConsoleLog.Write).RunAsync(),
+                "multipath" => await new MultipathBench(vs, size, seconds, ConsoleLog.Write).RunAsync(),
                 _ => await new ThroughputBench(vs, size, seconds, stack, ConsoleLog.Write).RunAsync(),
             };
         }
@@ -120,6 +124,9 @@ internal static class BenchCommand
                 break;
             case "throughput" when dccpThroughput:
                 DccpThroughputBench.Print(result, Console.Out);
+                break;
+            case "multipath":
+                PrintMultipath(result);
                 break;
             default:
                 PrintThroughput(result);
@@ -172,6 +179,17 @@ internal static class BenchCommand
         }
 
         table.WriteTo(Console.Out);
+    }
+
+    private static void PrintMultipath(JsonObject result)
+    {
+        var table = new TableWriter("PATHS", "PACKETS/S", "MBIT/S", "LOST");
+        table.Add("one path", result["one_path"]!["pps"], result["one_path"]!["mbps"], result["one_path"]!["lost"]);
+        table.Add("two paths", result["two_paths"]!["pps"], result["two_paths"]!["mbps"], result["two_paths"]!["lost"]);
+        table.WriteTo(Console.Out);
+        JsonNode f = result["failover"]!;
+        Console.Out.WriteLine($"ratio two paths / one: {result["ratio"]}  ({result["size"]}-byte packets, {result["seconds"]} s each, each path {result["path_mbit"]} Mbit/s, offered {result["offered_pps"]}/s)");
+        Console.Out.WriteLine($"failover: {f["lost"]} of {f["sent"]} datagrams lost at {f["rate_pps"]}/s: window {f["window_ms"]} ms (rate dip {f["dip_ms"]} ms); path 2 taken out {f["detected_ms"]} ms after the link command started, {f["detected_after_command_ms"]} ms after it returned ({f["path2_reason"]})");
     }
 
     private static void PrintFlows(JsonObject result)

@@ -20,18 +20,25 @@ internal static class ClientCommands
         Usage: vs status|flows|stacks [--socket PATH | --config FILE | --remote HOST:PORT --key-file FILE] [--json]
                vs switch FLOW|RULE STACK [--socket PATH | --config FILE] [--json]
                vs policy RULE NAME [KEY=VALUE ...] [--socket PATH | --config FILE] [--json]
+               vs migrate FLOW|RULE ADDRESS:PORT [--path NAME | --stack NAME] [--socket PATH | --config FILE] [--json]
                vs measure STACK [loss=R] [rtt_ms=MS] [cwnd=PACKETS] [throughput_bps=BPS] [--rule RULE] [--flow ID] [...]
 
         Asks or tells a running daemon. The socket is --socket PATH, else the Management:Socket of --config FILE,
         else /run/virtualstack/vs.sock (owner-only: run as the user that runs vs run).
           status   counters: packets, drops by reason, flows, replies; rules with their policies and policy errors
-          flows    the flow table: rule, active stack, switches and their delays, each cached stack and its build time
+          flows    the flow table: rule, active stack, switches and their delays, each cached stack and its build time;
+                   for rules with paths, each path's state, counters and RTT
           stacks   per-stack counters, build times and switch delays (min/median/max)
           switch   forces a flow (its ID from vs flows, or flow:ID) or every flow of a rule (its name, or rule:NAME)
                    onto one of the rule's stacks, overriding the policy until vs policy sets one again
           policy   replaces a rule's policy at run time (Static, TimedSwitch, RuleBased, MeasurementDriven or a
                    plugin's), with its options (e.g. Period=00:00:01, When:0:Stack=udpB); checked first: a bad one
                    changes nothing; ends every override of the rule
+          migrate  moves a flow (its ID, or flow:ID) or every flow of a rule (its name, or rule:NAME; new flows
+                   too) to a new far end: a new stack flow (UDP binding, DCCP connection) is built at once and
+                   takes over when ready; the application still talks to and hears from what it addressed.
+                   On a rule with Paths, --path NAME moves one path, on another rule --stack NAME one of its
+                   stacks (all of them without it)
           measure  hands a measurement of a stack (or of one flow on it: --flow) to the policies of the rules
                    that use it (or of --rule only), as MeasurementDriven reads them
         --json prints the daemon's answer as JSON (stable keys, for scripts).
@@ -140,6 +147,9 @@ internal static class ClientCommands
             case "policy":
                 PrintPolicy(result!.AsObject());
                 break;
+            case "migrate":
+                PrintMigrate(result!.AsObject());
+                break;
             case "measure":
                 PrintMeasure(result!.AsObject());
                 break;
@@ -178,6 +188,31 @@ internal static class ClientCommands
                 request["policy"] = words[1];
                 request["options"] = Pairs(words.Skip(2), "option");
                 args.RejectUnknown(maxPositional: words.Count);
+                break;
+            case "migrate":
+                if (words.Count != 2)
+                {
+                    throw new UsageException("vs migrate needs FLOW|RULE and ADDRESS:PORT, e.g. vs migrate 3 10.202.0.2:9000 or vs migrate telemetry 10.202.0.2:9000");
+                }
+
+                if (!NetEndpoint.TryParse(words[1], out _))
+                {
+                    throw new UsageException($"vs migrate: '{words[1]}' is not an address and port like 10.202.0.2:9000 or [fd00:202::2]:9000");
+                }
+
+                request["target"] = words[0];
+                request["to"] = words[1];
+                if (args.Option("path") is { } path)
+                {
+                    request["path"] = path;
+                }
+
+                if (args.Option("stack") is { } stack)
+                {
+                    request["stack"] = stack;
+                }
+
+                args.RejectUnknown(maxPositional: 2);
                 break;
             case "measure":
                 if (words.Count < 2)
@@ -325,6 +360,44 @@ internal static class ClientCommands
         }
     }
 
+    private static void PrintMigrate(JsonObject r)
+    {
+        string path = r["path"] is { } p ? $" path {p}" : r["stack"] is { } st ? $" stack {st}" : "";
+        Console.Out.WriteLine(r["flow"] is { } flow
+            ? $"flow {flow} ({r["key"]}){path}: moving to {r["to"]}{(r["was"] is { } was ? $" (was {was})" : "")}"
+            : $"rule {r["rule"]}{path}: {r["flows"]} flow(s) and new ones moving to {r["to"]}");
+        foreach (JsonNode? problem in r["problems"]?.AsArray() ?? [])
+        {
+            Console.Out.WriteLine($"  not moved: {problem}");
+        }
+    }
+
+    private static void PrintPaths(JsonArray flows)
+    {
+        var table = new TableWriter("FLOW", "PATH", "STACK", "REMOTE", "STATE", "SENT", "BYTES", "DROPS", "PROBES", "REPLIES", "RTT ms", "DOWNS/BACK", "WHY DOWN");
+        int rows = 0;
+        foreach (JsonNode? node in flows)
+        {
+            if (node!["paths"] is not JsonObject paths)
+            {
+                continue;
+            }
+
+            foreach (JsonNode? p in paths["list"]!.AsArray())
+            {
+                table.Add(node["id"], p!["name"], p["stack"], p["remote"] ?? "-", p["state"], p["packets_sent"], p["bytes_sent"], p["drops"], p["probes"],
+                    p["packets_received"], p["rtt_ms"] ?? "-", $"{p["downs"]}/{p["recoveries"]}", p["reason"] ?? "-");
+                rows++;
+            }
+        }
+
+        if (rows > 0)
+        {
+            Console.Out.WriteLine();
+            table.WriteTo(Console.Out);
+        }
+    }
+
     private static void PrintFlows(JsonArray flows)
     {
         var table = new TableWriter("ID", "FLOW", "RULE", "STACK", "PACKETS", "BYTES", "REPLIES", "SWITCHES", "DELAY us med/max", "IDLE", "CACHED (build ms)");
@@ -350,6 +423,7 @@ internal static class ClientCommands
         }
 
         table.WriteTo(Console.Out);
+        PrintPaths(flows);
     }
 
     private static string Triple(JsonNode? summary) =>

@@ -19,7 +19,15 @@ internal static class SettingsReader
 
     private static readonly string[] RootKeys = ["Tun", "Plugins", "Stacks", "Rules", "Default", "Flows", "Management", "Pipeline"];
     private static readonly string[] TunKeys = ["Name", "Address", "Address6", "Mtu", "Capture", "TxQueueLength", "Mark", "Table", "RulePriority"];
-    private static readonly string[] RuleKeys = ["Name", "Match", "Stacks", "Policy", "PolicyOptions", "Nat", "NatPlugin", "IdleTimeout"];
+    private static readonly string[] RuleKeys =
+    [
+        "Name", "Match", "Stacks", "Policy", "PolicyOptions", "Nat", "NatPlugin", "IdleTimeout",
+        "Paths", "Scheduler", "PathDownAfter", "ProbeInterval", "Fallback", "FallbackAfter",
+    ];
+
+    private static readonly string[] PathKeys = ["Name", "Stack", "To", "Interface", "Weight"];
+    private static readonly string[] MultipathOnlyKeys = ["Scheduler", "PathDownAfter", "ProbeInterval"];
+    private static readonly string[] NotWithPathsKeys = ["Stacks", "Policy", "PolicyOptions", "Nat", "NatPlugin", "Fallback", "FallbackAfter"];
     private static readonly string[] MatchKeys = ["Protocol", "SourcePort", "DestinationPort", "Source", "Destination"];
     private static readonly string[] FlowKeys = ["MaxFlows", "UdpIdleTimeout", "TcpIdleTimeout", "IcmpIdleTimeout", "OtherIdleTimeout"];
     private static readonly string[] PipelineKeys = ["Fuse", "BatchSize", "Batches"];
@@ -148,6 +156,20 @@ internal static class SettingsReader
             }
 
             RuleMatch match = ReadMatch(rule.GetSection("Match"));
+            if (rule.GetSection("Paths").Exists())
+            {
+                rules.Add(ReadMultipathRule(rule, name, match, stacks));
+                continue;
+            }
+
+            foreach (string key in MultipathOnlyKeys)
+            {
+                if (rule[key] is not null)
+                {
+                    throw new ConfigurationException(Key(rule, key), "applies to a rule with Paths only");
+                }
+            }
+
             var ruleStacks = new List<string>();
             foreach (IConfigurationSection item in Children(rule.GetSection("Stacks")))
             {
@@ -176,12 +198,123 @@ internal static class SettingsReader
             }
 
             TimeSpan? idle = rule["IdleTimeout"] is null ? null : Time(rule, "IdleTimeout", TimeSpan.Zero);
+            NetEndpoint? fallback = Endpoint(rule, "Fallback");
+            if (rule["FallbackAfter"] is not null && fallback is null)
+            {
+                throw new ConfigurationException(Key(rule, "FallbackAfter"), "needs Fallback (the far end to move to)");
+            }
+
             rules.Add(new RuleSettings(
                 name, match, ruleStacks, policy, Flatten(rule.GetSection("PolicyOptions"), except: null), nat,
-                rule["NatPlugin"] is { Length: > 0 } natPlugin ? natPlugin : "Nat", idle));
+                rule["NatPlugin"] is { Length: > 0 } natPlugin ? natPlugin : "Nat", idle)
+            {
+                Fallback = fallback,
+                FallbackAfter = Time(rule, "FallbackAfter", TimeSpan.FromSeconds(1)),
+            });
         }
 
         return rules;
+    }
+
+    /// <summary>A rule with <c>Paths</c>: each path names its stack and far end; the scheduler replaces the policy.</summary>
+    private static RuleSettings ReadMultipathRule(IConfigurationSection rule, string name, RuleMatch match, List<StackSettings> stacks)
+    {
+        foreach (string key in NotWithPathsKeys)
+        {
+            if (rule.GetSection(key).Exists())
+            {
+                throw new ConfigurationException(Key(rule, key),
+                    "does not apply to a rule with Paths (each path names its Stack and its far end To; Scheduler chooses the path)");
+            }
+        }
+
+        var paths = new List<PathSettings>();
+        var pathNames = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (IConfigurationSection path in Children(rule.GetSection("Paths")))
+        {
+            CheckKeys(path, PathKeys);
+            if (path.Value is not null)
+            {
+                throw new ConfigurationException(path.Path, "must be an object with Name, Stack, To, Interface, Weight");
+            }
+
+            string pathName = path["Name"] is { Length: > 0 } n ? n : $"path{paths.Count}";
+            if (!pathNames.Add(pathName))
+            {
+                throw new ConfigurationException(Key(path, "Name"), $"'{pathName}' is used by another path of this rule");
+            }
+
+            if (pathName.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
+            {
+                throw new ConfigurationException(Key(path, "Name"), $"'{pathName}' is not a valid path name (letters, digits, '-', '_', '.')");
+            }
+
+            string? stackName = path["Stack"];
+            if (string.IsNullOrWhiteSpace(stackName))
+            {
+                throw new ConfigurationException(Key(path, "Stack"), "is missing: name the stack that carries this path (one defined under VirtualStack:Stacks)");
+            }
+
+            StackSettings stack = stacks.Find(s => s.Name.Equals(stackName, StringComparison.OrdinalIgnoreCase))
+                ?? throw new ConfigurationException(Key(path, "Stack"), $"'{stackName}' is not a stack defined under {Root}:Stacks");
+            string? device = path["Interface"];
+            if (device is not null && (device.Length is 0 or > Native.TunConstants.MaxNameLength || device.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '@'))))
+            {
+                throw new ConfigurationException(Key(path, "Interface"), $"'{device}' is not a valid interface name (1-15 letters, digits, '-', '_', '.')");
+            }
+
+            paths.Add(new PathSettings(pathName, stack.Name, Endpoint(path, "To"), device, Int(path, "Weight", 1, 1, 1000)));
+        }
+
+        if (paths.Count == 0)
+        {
+            throw new ConfigurationException(Key(rule, "Paths"), "a rule with Paths needs at least one path");
+        }
+
+        PathScheduler scheduler = PathScheduler.WeightedRoundRobin;
+        if (rule["Scheduler"] is { } text &&
+            (text.Any(char.IsAsciiDigit) || !Enum.TryParse(text, ignoreCase: true, out scheduler) || !Enum.IsDefined(scheduler)))
+        {
+            throw new ConfigurationException(Key(rule, "Scheduler"), $"'{text}' is not a scheduler (WeightedRoundRobin, LowestRtt, Redundant)");
+        }
+
+        TimeSpan downAfter = Time(rule, "PathDownAfter", TimeSpan.FromMilliseconds(300));
+        TimeSpan probe = Time(rule, "ProbeInterval", TimeSpan.FromMilliseconds(100));
+        if (downAfter > TimeSpan.FromSeconds(10) || downAfter < TimeSpan.FromMilliseconds(10))
+        {
+            throw new ConfigurationException(Key(rule, "PathDownAfter"), $"'{rule["PathDownAfter"]}' must be from 00:00:00.01 to 00:00:10");
+        }
+
+        if (probe > TimeSpan.FromSeconds(10) || probe < TimeSpan.FromMilliseconds(10))
+        {
+            throw new ConfigurationException(Key(rule, "ProbeInterval"), $"'{rule["ProbeInterval"]}' must be from 00:00:00.01 to 00:00:10");
+        }
+
+        TimeSpan? idle = rule["IdleTimeout"] is null ? null : Time(rule, "IdleTimeout", TimeSpan.Zero);
+        string[] ruleStacks = [.. paths.Select(p => p.Stack).Distinct(StringComparer.OrdinalIgnoreCase)];
+        return new RuleSettings(name, match, ruleStacks, "Static", new Dictionary<string, string>(), new Dictionary<string, string>(), "Nat", idle)
+        {
+            Paths = paths,
+            Scheduler = scheduler,
+            PathDownAfter = downAfter,
+            ProbeInterval = probe,
+        };
+    }
+
+    private static NetEndpoint? Endpoint(IConfigurationSection section, string key)
+    {
+        string? text = section[key];
+        if (text is null)
+        {
+            return null;
+        }
+
+        if (!NetEndpoint.TryParse(text.Trim(), out NetEndpoint endpoint))
+        {
+            throw new ConfigurationException(Key(section, key), $"'{text}' is not an address and port like 10.202.0.2:9000 or [fd00:202::2]:9000");
+        }
+
+        return endpoint;
     }
 
     private static RuleMatch ReadMatch(IConfigurationSection section)

@@ -40,7 +40,49 @@ internal sealed record RuleSettings(
     IReadOnlyDictionary<string, string> PolicyOptions,
     IReadOnlyDictionary<string, string> Nat,
     string NatPlugin,
-    TimeSpan? IdleTimeout);
+    TimeSpan? IdleTimeout)
+{
+    /// <summary><c>Paths</c>: the rule's paths (multipath), empty for an ordinary rule.</summary>
+    public IReadOnlyList<PathSettings> Paths { get; init; } = [];
+
+    /// <summary><c>Scheduler</c>: how a multipath rule picks the path of each packet.</summary>
+    public PathScheduler Scheduler { get; init; } = PathScheduler.WeightedRoundRobin;
+
+    /// <summary><c>PathDownAfter</c>: a path that gets no reply for this long while another path does is taken out.</summary>
+    public TimeSpan PathDownAfter { get; init; } = TimeSpan.FromMilliseconds(300);
+
+    /// <summary><c>ProbeInterval</c>: how often a path that is out gets a copy of a packet to find out whether it is back.</summary>
+    public TimeSpan ProbeInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary><c>Fallback</c>: the far end an ordinary rule's flows move to when the current one is unreachable.</summary>
+    public NetEndpoint? Fallback { get; init; }
+
+    /// <summary><c>FallbackAfter</c>: how long without a reply counts as unreachable.</summary>
+    public TimeSpan FallbackAfter { get; init; } = TimeSpan.FromSeconds(1);
+
+    public bool IsMultipath => Paths.Count > 0;
+}
+
+/// <summary>One path of a multipath rule (<c>Rules:N:Paths:M</c>).</summary>
+/// <param name="Name">Names the path in <c>vs flows</c> and <c>vs migrate --path</c>.</param>
+/// <param name="Stack">The configured stack that carries the path's packets.</param>
+/// <param name="To">The far end on this path (the path's NAT target), or null for what the application addressed.</param>
+/// <param name="Interface">The egress interface whose link state says whether the path can be up, or null.</param>
+/// <param name="Weight">Share of the packets under <see cref="PathScheduler.WeightedRoundRobin"/>.</param>
+internal sealed record PathSettings(string Name, string Stack, NetEndpoint? To, string? Interface, int Weight);
+
+/// <summary>How a multipath rule spreads a flow's packets over its paths.</summary>
+internal enum PathScheduler
+{
+    /// <summary>Smooth weighted round robin over the paths that are up.</summary>
+    WeightedRoundRobin,
+
+    /// <summary>Every packet on the up path with the lowest round-trip time.</summary>
+    LowestRtt,
+
+    /// <summary>Every packet on every up path; the far side drops duplicates.</summary>
+    Redundant,
+}
 
 internal sealed record FlowSettings(int MaxFlows, FlowTimeouts Timeouts);
 

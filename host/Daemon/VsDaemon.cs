@@ -22,6 +22,7 @@ internal sealed class VsDaemon : IAsyncDisposable
     private TunDevice? _tun;
     private NetworkSetup? _setup;
     private StackRuntime[] _stacks = [];
+    private Multipath.MultipathStack[] _multipath = [];
     private ShardPipeline? _pipeline;
     private ManagementServer? _management;
 
@@ -71,7 +72,9 @@ internal sealed class VsDaemon : IAsyncDisposable
         var flows = new FlowManager(rules, _settings.Flows.Timeouts, _settings.Flows.MaxFlows, new TunReplyWriter(_tun, counters));
         int slot = SlotSize(_settings.Tun.Mtu);
         var pool = new PacketBatchPool(_settings.Pipeline.Batches, _settings.Pipeline.BatchSize, slot);
-        _pipeline = new ShardPipeline(0, _tun, flows, pool, counters, _stacks.Length, _settings.Pipeline.Fuse, _log);
+        // A multipath rule's stack is one more stack the sink may flush once per batch.
+        _multipath = [.. rules.Rules.Select(r => r.Multipath).OfType<Multipath.MultipathStack>()];
+        _pipeline = new ShardPipeline(0, _tun, flows, pool, counters, _stacks.Length + _multipath.Length, _settings.Pipeline.Fuse, _log);
         _management = ManagementServer.Start(_settings.ManagementSocket, new ManagementHandler(this));
         _pipeline.Start();
         Console.Out.WriteLine(
@@ -99,6 +102,11 @@ internal sealed class VsDaemon : IAsyncDisposable
         if (_pipeline is not null)
         {
             await _pipeline.DisposeAsync();
+        }
+
+        foreach (Multipath.MultipathStack stack in _multipath)
+        {
+            await stack.DisposeAsync();
         }
 
         foreach (StackRuntime stack in _stacks)

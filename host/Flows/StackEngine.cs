@@ -1,9 +1,12 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.CompilerServices;
 using VirtualStack.Contracts.Flows;
 using VirtualStack.Contracts.Net;
 using VirtualStack.Contracts.Stacks;
 using VirtualStack.Host.Decision;
 using VirtualStack.Host.Metrics;
+using VirtualStack.Host.Multipath;
 using VirtualStack.Host.Rules;
 using VirtualStack.Host.Stacks;
 
@@ -41,6 +44,18 @@ internal sealed class StackEngine : IDisposable
     private long _override;
     private SwitchHistory? _history;
 
+    // Migration (vs migrate, or the rule's Fallback): per slot, the far end it is (re)built for from now on (null
+    // until the first migration; an element is null for a slot that was not moved).
+    private StrongBox<NetEndpoint>?[]? _farEnds;
+    private StrongBox<NetEndpoint>? _lastMigratedTo;
+
+    // Whether the far end answers, for the rule's Fallback: the last reply (receive thread) and the first packet
+    // sent after it (pipeline thread), in milliseconds.
+    private long _lastReplyAt = long.MinValue;
+    private long _unansweredSince;
+    private long _nextFallbackCheck;
+    private bool _fellBack;
+
     public StackEngine(FlowKey key, Rule rule, IReplyWriter replies)
     {
         _key = key;
@@ -72,6 +87,18 @@ internal sealed class StackEngine : IDisposable
     public int Pending => Volatile.Read(ref _pending);
 
     public long Switches { get; private set; }
+
+    /// <summary>Times this flow was moved to another far end (vs migrate, Fallback).</summary>
+    public long Migrations { get; private set; }
+
+    /// <summary>How long the last migration took, from the command to the new stack flow carrying the flow.</summary>
+    public TimeSpan LastMigrationTime { get; private set; }
+
+    /// <summary>The far end this flow was moved to, or null.</summary>
+    public NetEndpoint? MigratedTo => _lastMigratedTo?.Value;
+
+    /// <summary>The multipath flow carrying this flow when its rule has Paths (once built), else null.</summary>
+    public MultipathFlow? MultipathFlow => _slots.Length == 1 ? _slots[0].StackFlow as MultipathFlow : null;
 
     public long RepliesDelivered;
 
@@ -131,8 +158,14 @@ internal sealed class StackEngine : IDisposable
 
         if (target.PendingFault is { } fault)
         {
-            // The stack reported the connection dead: close it; it is rebuilt when traffic goes on.
+            // The stack reported the connection dead: close it; it is rebuilt when traffic goes on (to the rule's
+            // Fallback, when it names one: the far end is unreachable).
             target.ClearFault();
+            if (_rule.Fallback is { } fallback && !_fellBack)
+            {
+                FallBack(fallback, $"its stack {target.Runtime.Name} reported: {fault}", now);
+            }
+
             Close(target, fault, now);
         }
 
@@ -153,6 +186,11 @@ internal sealed class StackEngine : IDisposable
 
                 _active = wanted;
                 _pending = -1;
+            }
+
+            if (_rule.Fallback is not null && !_fellBack)
+            {
+                WatchForFallback(now);
             }
 
             return target;
@@ -176,9 +214,187 @@ internal sealed class StackEngine : IDisposable
         SwitchMetrics.RecordSwitch(record.DelayUs, target.Runtime.Name, record.Cached);
     }
 
+    /// <summary>
+    /// <c>vs migrate</c>: moves the flow to <paramref name="to"/>: on a multipath flow one path (<paramref name="path"/>)
+    /// or all of them; otherwise one of the rule's stacks (<paramref name="stack"/>) or all of them. Every built slot
+    /// that moves gets a new stack flow to the new far end (a new UDP binding, a new DCCP connection) while the old one
+    /// keeps carrying the flow (make before break); the application's view does not change: replies still come from
+    /// what it addressed. Pipeline thread. Returns null, or why nothing was done.
+    /// </summary>
+    public string? Migrate(NetEndpoint to, string? path, long now, string? stack = null)
+    {
+        if (MigrationProblem(_rule, path, stack) is { } problem)
+        {
+            return problem;
+        }
+
+        if (_rule.Multipath is { } multipath)
+        {
+            if (MultipathFlow is not { } flow)
+            {
+                return "the flow's paths are not built yet";
+            }
+
+            flow.Retarget(path is null ? -1 : multipath.IndexOf(path), to);
+            Migrations++;
+            _lastMigratedTo = new StrongBox<NetEndpoint>(to);
+            return null;
+        }
+
+        var target = new StrongBox<NetEndpoint>(to);
+        _farEnds ??= new StrongBox<NetEndpoint>?[_slots.Length];
+        _lastMigratedTo = target;
+        Migrations++;
+        for (int i = 0; i < _slots.Length; i++)
+        {
+            StackSlot slot = _slots[i];
+            if (stack is not null && !slot.Runtime.Name.Equals(stack, StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            _farEnds[i] = target;
+            if (slot.State is SlotState.Ready)
+            {
+                Replace(slot, to, now);
+            }
+            else if (slot.State is SlotState.Building)
+            {
+                // A build to the old far end is given up (its result is disposed when it completes).
+                Build(slot, now);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Why <c>vs migrate</c> with this path or stack does not apply to <paramref name="rule"/>, or null.</summary>
+    public static string? MigrationProblem(Rule rule, string? path, string? stack)
+    {
+        if (rule.Multipath is { } multipath)
+        {
+            if (stack is not null)
+            {
+                return $"rule {rule.Name} has paths, not stacks to choose: name a path (--path; paths: {string.Join(", ", multipath.Paths.Select(p => p.Name))})";
+            }
+
+            return path is not null && multipath.IndexOf(path) < 0
+                ? $"rule {rule.Name} has no path '{path}' (paths: {string.Join(", ", multipath.Paths.Select(p => p.Name))})"
+                : null;
+        }
+
+        if (path is not null)
+        {
+            return $"rule {rule.Name} has no Paths; migrate it without --path";
+        }
+
+        return stack is not null && !rule.Stacks.Any(s => s.Name.Equals(stack, StringComparison.OrdinalIgnoreCase))
+            ? $"'{stack}' is not a stack of rule {rule.Name} ({string.Join(", ", rule.Stacks.Select(s => s.Name))})"
+            : null;
+    }
+
+    private void WatchForFallback(long now)
+    {
+        long lastReply = Volatile.Read(ref _lastReplyAt);
+        if (_unansweredSince == 0 || lastReply >= _unansweredSince)
+        {
+            _unansweredSince = now;
+        }
+
+        if (now < _nextFallbackCheck)
+        {
+            return;
+        }
+
+        _nextFallbackCheck = now + 20;
+        if (lastReply < _unansweredSince && now - _unansweredSince >= _rule.FallbackAfterMs)
+        {
+            FallBack(_rule.Fallback!.Value, string.Create(CultureInfo.InvariantCulture, $"no reply for {now - _unansweredSince} ms"), now);
+        }
+    }
+
+    private void FallBack(NetEndpoint fallback, string why, long now)
+    {
+        _fellBack = true;
+        NetEndpoint from = _active >= 0 ? _slots[_active].Remote : _key.DestinationEndpoint;
+        Cli.ConsoleLog.Write($"rule {_rule.Name}: flow {KeyText}: far end {from} unreachable ({why}): moving to the rule's Fallback {fallback}");
+        Migrate(fallback, null, now);
+    }
+
+    private void Replace(StackSlot slot, NetEndpoint to, long now)
+    {
+        long started = Stopwatch.GetTimestamp();
+        int generation = ++slot.ReplacementGeneration;
+        ValueTask<IStackFlow> opening;
+        try
+        {
+            opening = slot.Runtime.Stack.Open(_key, to, slot, CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            slot.LastError = $"migration to {to} failed: {e.GetBaseException().Message}";
+            return;
+        }
+
+        if (opening.IsCompleted)
+        {
+            Replaced(slot, opening, generation, to, started);
+        }
+        else
+        {
+            _ = ReplaceLater(slot, opening, generation, to, started);
+        }
+    }
+
+    private async Task ReplaceLater(StackSlot slot, ValueTask<IStackFlow> opening, int generation, NetEndpoint to, long started)
+    {
+        try
+        {
+            // Runs on the shard's scheduler (TaskScheduler.Current), like CompleteLater.
+            await opening;
+        }
+        catch (Exception)
+        {
+            // Observed through the ValueTask below.
+        }
+
+        Replaced(slot, opening, generation, to, started);
+    }
+
+    private void Replaced(StackSlot slot, ValueTask<IStackFlow> opening, int generation, NetEndpoint to, long started)
+    {
+        IStackFlow flow;
+        try
+        {
+            flow = opening.Result;
+        }
+        catch (Exception e)
+        {
+            slot.LastError = $"migration to {to} failed: {e.GetBaseException().Message}";
+            return;
+        }
+
+        if (slot.State is not SlotState.Ready || slot.ReplacementGeneration != generation)
+        {
+            // The slot was closed or rebuilt meanwhile (its build already uses the new far end), or a newer
+            // migration overtook this one.
+            flow.Dispose();
+            return;
+        }
+
+        NetEndpoint from = slot.Remote;
+        slot.Replace(flow);
+        slot.Remote = to;
+        LastMigrationTime = Stopwatch.GetElapsedTime(started);
+        Cli.ConsoleLog.Write(string.Create(CultureInfo.InvariantCulture,
+            $"rule {_rule.Name}: flow {KeyText}: stack {slot.Runtime.Name} moved from {from} to {to} (new stack flow ready in {LastMigrationTime.TotalMilliseconds:F1} ms)"));
+    }
+
     private void Build(StackSlot slot, long now)
     {
-        NetEndpoint remote = _rule.Nat is { } nat ? nat.Resolve(_key, slot.Runtime.Name) : _key.DestinationEndpoint;
+        int index = Array.IndexOf(_slots, slot);
+        NetEndpoint remote = _farEnds?[index]?.Value ?? _rule.MigratedTo[index]?.Value
+            ?? (_rule.Nat is { } nat ? nat.Resolve(_key, slot.Runtime.Name) : _key.DestinationEndpoint);
         slot.Remote = remote;
         slot.State = SlotState.Building;
         slot.BuildStarted = Stopwatch.GetTimestamp();
@@ -266,6 +482,11 @@ internal sealed class StackEngine : IDisposable
     public void DeliverReply(ReadOnlySpan<byte> payload)
     {
         Interlocked.Increment(ref RepliesDelivered);
+        if (_rule.Fallback is not null)
+        {
+            Volatile.Write(ref _lastReplyAt, Environment.TickCount64);
+        }
+
         _replies.Write(_key, payload);
     }
 

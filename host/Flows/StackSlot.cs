@@ -81,6 +81,20 @@ internal sealed class StackSlot : IReplySink
         SampledBytes = flow.Stats.BytesSent;
     }
 
+    /// <summary>Numbers migrations, so a replacement overtaken by a newer one is recognised when it completes.</summary>
+    public int ReplacementGeneration { get; set; }
+
+    /// <summary>
+    /// Puts a new stack flow (to a new far end) in place of the one the slot has, then disposes the old one: until
+    /// this moment the old one carried the flow (make before break).
+    /// </summary>
+    public void Replace(IStackFlow flow)
+    {
+        IStackFlow? old = StackFlow;
+        Attach(flow);
+        old?.Dispose();
+    }
+
     /// <summary>Disposes the stack flow (fault, flow end).</summary>
     public void Detach()
     {

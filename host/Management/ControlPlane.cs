@@ -16,7 +16,7 @@ namespace VirtualStack.Host.Management;
 /// table (reached on the shard thread), the stacks, the policy plugins. It also runs the once-a-second housekeeping
 /// of the decision: reporting policy errors (rate limited) and sampling the flows for the policies and the metrics.
 /// </summary>
-internal sealed class ControlPlane : IAsyncDisposable
+internal sealed partial class ControlPlane : IAsyncDisposable
 {
     private readonly TaskScheduler _loop;
     private readonly Timer _timer;
@@ -108,6 +108,11 @@ internal sealed class ControlPlane : IAsyncDisposable
             if (flow is null)
             {
                 return ((JsonObject?)null, $"no flow {id} (it may have ended; vs flows lists the flows)");
+            }
+
+            if (flow.Rule.Multipath is not null)
+            {
+                return (null, $"flow {id}: {MultipathHasNoPolicy(flow.Rule)}");
             }
 
             if (flow.Rule.Policy is not RulePolicy policy)
@@ -393,7 +398,12 @@ internal sealed class ControlPlane : IAsyncDisposable
         $"'{stack}' is not a stack of rule {policy.Rule} ({string.Join(", ", policy.Stacks)})";
 
     private string UnknownRule(string name) =>
-        $"no rule '{name}' (rules: {(Policies.Count == 0 ? "none" : string.Join(", ", Policies.Select(p => p.Rule)))})";
+        Rules.Rules.FirstOrDefault(r => r.Multipath is not null && r.Name.Equals(name, StringComparison.OrdinalIgnoreCase)) is { } multipath
+            ? MultipathHasNoPolicy(multipath)
+            : $"no rule '{name}' (rules: {(Policies.Count == 0 ? "none" : string.Join(", ", Policies.Select(p => p.Rule)))})";
+
+    private static string MultipathHasNoPolicy(Rule rule) =>
+        $"rule {rule.Name} has paths: its scheduler ({rule.Multipath!.Scheduler}) picks the path of every packet, there is no stack or policy to set (vs migrate RULE ADDRESS --path NAME moves a path)";
 
     private static string Describe(IReadOnlyDictionary<string, string> options) =>
         string.Join(' ', options.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{o.Key}={o.Value}"));

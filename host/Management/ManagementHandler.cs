@@ -71,7 +71,7 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
         };
     }
 
-    public static readonly string[] Commands = ["status", "flows", "stacks", "plugins", "switch", "policy", "measure"];
+    public static readonly string[] Commands = ["status", "flows", "stacks", "plugins", "switch", "policy", "measure", "migrate"];
 
     internal ControlPlane Control => _control;
 
@@ -94,6 +94,7 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
                 "flows" => await Flows(),
                 "switch" => await _control.SwitchAsync(Text(request, "target"), Text(request, "stack"), Who(source)),
                 "policy" => await _control.SetPolicyAsync(Text(request, "rule"), Text(request, "policy"), Options(request), Who(source)),
+                "migrate" => await _control.MigrateAsync(Text(request, "target"), Text(request, "to"), OptionalText(request, "path"), Who(source), OptionalText(request, "stack")),
                 "measure" => await _control.MeasureAsync(Text(request, "stack"), OptionalText(request, "rule"), FlowId(request), Values(request), source),
                 _ => null,
             };
@@ -249,6 +250,29 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
             });
         }
 
+        // Rules with paths have no policy: their scheduler decides per packet.
+        foreach (Rules.Rule r in daemon.Pipeline.Flows.Rules.Rules)
+        {
+            if (r.Multipath is { } multipath)
+            {
+                rules.Add(new JsonObject
+                {
+                    ["name"] = r.Name,
+                    ["stacks"] = new JsonArray([.. multipath.Paths.Select(p => p.Runtime.Name).Distinct().Select(n => (JsonNode)JsonValue.Create(n))]),
+                    ["policy"] = $"paths:{multipath.Scheduler}",
+                    ["options"] = new JsonObject(),
+                    ["forced"] = null,
+                    ["since"] = daemon.StartedAt.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+                    ["state"] = string.Join(", ", multipath.Paths.Select(p =>
+                        $"{p.Name}: {p.Runtime.Name} to {(p.MigratedTo?.Value ?? p.To)?.ToString() ?? "the address the application used"}" +
+                        $"{(p.Link is { } link ? $" via {link.Device} ({link.State})" : "")}, weight {p.Weight}")),
+                    ["policy_errors"] = 0,
+                    ["kept_without_asking"] = 0,
+                    ["last_error"] = null,
+                });
+            }
+        }
+
         return rules;
     }
 
@@ -352,10 +376,59 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
                 ["recent_switches"] = switches,
                 ["idle_s"] = Math.Round((now - e.LastSeen) / 1000.0, 1),
                 ["stacks"] = stacks,
+                ["migrations"] = engine.Migrations,
+                ["migrated_to"] = engine.MigratedTo?.ToString(),
+                ["paths"] = engine.MultipathFlow is { } multipath ? PathsJson(multipath, now) : null,
             });
         }
 
         return flows;
+    }
+
+    /// <summary>A multipath flow's paths: state, counters, round-trip time, far end.</summary>
+    private static JsonObject PathsJson(Multipath.MultipathFlow flow, long now)
+    {
+        var paths = new JsonArray();
+        foreach (Multipath.PathFlow p in flow.Paths)
+        {
+            Multipath.PathHealth health = p.Health;
+            long lastReply = health.LastReply;
+            double rtt = p.RttUs;
+            paths.Add(new JsonObject
+            {
+                ["name"] = p.Definition.Name,
+                ["stack"] = p.Definition.Runtime.Name,
+                ["remote"] = p.Builds > 0 ? p.Remote.ToString() : null,
+                ["interface"] = p.Definition.Link?.Device,
+                ["link"] = p.Definition.Link?.State,
+                ["weight"] = p.Definition.Weight,
+                ["state"] = health.Up ? "up" : "down",
+                ["reason"] = health.Reason,
+                ["down_for_ms"] = health.Up || health.DownSince == long.MinValue ? null : now - health.DownSince,
+                ["packets_sent"] = p.PacketsSent,
+                ["bytes_sent"] = p.BytesSent,
+                ["drops"] = p.Drops,
+                ["probes"] = p.Probes,
+                ["packets_received"] = Interlocked.Read(ref p.PacketsReceived),
+                ["bytes_received"] = Interlocked.Read(ref p.BytesReceived),
+                ["rtt_ms"] = rtt > 0 ? Math.Round(rtt / 1000, 3) : null,
+                ["rtt_source"] = rtt > 0 ? (p.RttFromStack ? "stack" : "replies") : null,
+                ["last_reply_ms_ago"] = lastReply == long.MinValue ? null : now - lastReply,
+                ["downs"] = health.Downs,
+                ["recoveries"] = health.Recoveries,
+                ["faults"] = p.Faults,
+                ["builds"] = p.Builds,
+                ["migrations"] = p.Migrations,
+                ["error"] = p.LastError,
+            });
+        }
+
+        return new JsonObject
+        {
+            ["scheduler"] = flow.Stack.Scheduler.ToString(),
+            ["up"] = flow.UpCount,
+            ["list"] = paths,
+        };
     }
 
     /// <summary>count/min/median/max/last of durations, divided by <paramref name="divisor"/> (µs to ms: 1000).</summary>

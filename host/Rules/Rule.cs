@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using VirtualStack.Contracts.Net;
 using VirtualStack.Contracts.Stacks;
 using VirtualStack.Host.Decision;
 using VirtualStack.Host.Stacks;
@@ -31,4 +33,21 @@ internal sealed class Rule
     public TimeSpan? IdleTimeout { get; }
 
     public long FlowsCreated;
+
+    /// <summary>The rule's multipath stack (its only stack) when it has <c>Paths</c>, else null.</summary>
+    public VirtualStack.Host.Multipath.MultipathStack? Multipath { get; init; }
+
+    /// <summary><c>Fallback</c>: where a flow moves when its far end stops answering, or null.</summary>
+    public NetEndpoint? Fallback { get; init; }
+
+    /// <summary><c>FallbackAfter</c> in milliseconds.</summary>
+    public long FallbackAfterMs { get; init; } = 1000;
+
+    /// <summary>
+    /// Per stack (as <see cref="Stacks"/>), the far end new flows of the rule use after <c>vs migrate RULE ADDRESS</c>
+    /// (references, so readers on other threads see a whole endpoint), else null.
+    /// </summary>
+    public StrongBox<NetEndpoint>?[] MigratedTo => _migratedTo ??= new StrongBox<NetEndpoint>?[Stacks.Length];
+
+    private StrongBox<NetEndpoint>?[]? _migratedTo;
 }

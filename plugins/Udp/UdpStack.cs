@@ -48,6 +48,9 @@ internal sealed unsafe class UdpStack : ITransportStack
 
     public UdpStackCounters Counters { get; } = new();
 
+    /// <summary>The interface every socket of the stack is bound to (option <c>Device</c>), or null.</summary>
+    public string? Device { get; init; }
+
     public bool IsDisposed => _disposed;
 
     /// <summary>True while the receive thread runs.</summary>
@@ -201,6 +204,11 @@ internal sealed unsafe class UdpStack : ITransportStack
         UdpSocket? socket = null;
         try
         {
+            if (Device is { } device)
+            {
+                UdpDevice.Bind(fd, device, what);
+            }
+
             NativeSocket.BindAnyPort(fd, v6, what);
             socket = new UdpSocket(fd, v6, NativeSocket.LocalPort(fd), _sendBatch);
             _receiver.Add(socket);

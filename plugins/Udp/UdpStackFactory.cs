@@ -15,18 +15,30 @@ internal sealed class UdpStackFactory : IStackFactory
 
     public string Description => "UDP payloads over kernel UDP sockets shared between flows (sendmmsg/recvmmsg, SO_MARK)";
 
-    public string? Validate(StackOptions options) => IntOption.Validate(options, Options);
+    public string? Validate(StackOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return UdpDevice.Validate(UdpDevice.Read(options)) ?? IntOption.Validate(UdpDevice.Without(options), Options);
+    }
 
     public ITransportStack Create(StackOptions options, IStackHost host)
     {
         ArgumentNullException.ThrowIfNull(host);
-        IntOption.ThrowIfInvalid(options, Options);
+        ArgumentNullException.ThrowIfNull(options);
+        if (UdpDevice.Validate(UdpDevice.Read(options)) is { } problem)
+        {
+            throw new ArgumentException($"Stacks:{options.Name}: {problem}", nameof(options));
+        }
 
+        IntOption.ThrowIfInvalid(UdpDevice.Without(options), Options);
         return new UdpStack(
             options.Name,
             IntOption.SocketBuffer.Read(options),
             IntOption.SendBatch.Read(options),
             ReceiveBatch.Read(options),
-            host);
+            host)
+        {
+            Device = UdpDevice.Read(options),
+        };
     }
 }

@@ -80,6 +80,9 @@ internal sealed class VsConfig
 
     public List<VsRule> Rules { get; } = [];
 
+    /// <summary>Rules written as JSON by the test (e.g. with Paths), after <see cref="Rules"/>.</summary>
+    public List<JsonObject> RawRules { get; } = [];
+
     public string Default { get; set; } = "raw";
 
     public JsonObject Flows { get; } = new() { ["MaxFlows"] = 100000, ["UdpIdleTimeout"] = "00:01:00" };
@@ -117,7 +120,7 @@ internal sealed class VsConfig
                 ["Tun"] = tun,
                 ["Plugins"] = new JsonObject { ["Path"] = PluginsPath },
                 ["Stacks"] = stacks,
-                ["Rules"] = new JsonArray([.. Rules.Select(r => (JsonNode)r.ToJson())]),
+                ["Rules"] = new JsonArray([.. Rules.Select(r => (JsonNode)r.ToJson()), .. RawRules.Select(r => r.DeepClone())]),
                 ["Default"] = Default,
                 ["Flows"] = Flows.DeepClone(),
                 ["Management"] = RemoteManagement is null
