@@ -107,7 +107,7 @@ internal sealed class MultipathStream : IAsyncDisposable
 
     /// <summary>
     /// Shapes both paths with tc: netem delay and loss where the kernel has netem, else a token bucket of a different
-    /// rate per path (both well above what the stream needs, so the shaping itself loses nothing). Returns what was
+    /// rate per path (both well above what the stream needs) and 1 % loss on path 2 with nftables. Returns what was
     /// set, for the log.
     /// </summary>
     public static async Task<string> ShapeAsync(NetnsTopology topology)
@@ -128,7 +128,22 @@ internal sealed class MultipathStream : IAsyncDisposable
             Assert.True(t.Ok, t.ToString());
         }
 
-        return "no netem in this kernel: tbf 50 mbit/s on path 1, 10 mbit/s on path 2";
+        // The loss netem would add: nftables drops 1 % of what arrives over path 2 at the server (this kernel has no
+        // sch_netem, so paths cannot differ in delay here).
+        string ns = topology.Server;
+        string[][] nft =
+        [
+            ["nft", "add", "table", "inet", "vsmp"],
+            ["nft", "add", "chain", "inet", "vsmp", "in", "{ type filter hook prerouting priority -300; }"],
+            ["nft", "add", "rule", "inet", "vsmp", "in", "iifname", topology.Paths[1].ServerDevice, "numgen", "random", "mod", "100", "<", "1", "counter", "drop"],
+        ];
+        foreach (string[] command in nft)
+        {
+            var n = await topology.ExecAsync(ns, command);
+            Assert.True(n.Ok, n.ToString());
+        }
+
+        return "no netem in this kernel: tbf 50 mbit/s on path 1, 10 mbit/s + 1 % loss (nftables) on path 2";
     }
 
     /// <summary>Sends <paramref name="count"/> datagrams at <paramref name="rate"/> per second, in bursts every 10 ms.</summary>

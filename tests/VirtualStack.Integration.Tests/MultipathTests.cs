@@ -17,14 +17,15 @@ public sealed class MultipathTests(ITestOutputHelper output) : IntegrationTest(o
     /// Weights 3:1 under WeightedRoundRobin. The scheduler is deterministic (smooth WRR: in every 4 packets 3 go on
     /// path a, 1 on b, interleaved A A B A), so VS's per-path counters must be exactly 3:1 (±1 for the cycle the
     /// stream ends in). At the servers the share can only move by what the paths lose: netem's 1 % on path 2 moves
-    /// it by about 0.25 points (binomial, sigma ~3 of 1000 packets) and tbf loses nothing at this rate, so a
+    /// it by about 0.25 points (binomial, sigma ~3 of 1000 packets; nftables gives the same 1 % where netem is missing)
+    /// and tbf loses nothing at this rate, so a
     /// tolerance of 1.5 points on the 75 % share is several sigma wide yet fails for any other weighting (2:1 is 66.7 %,
     /// 4:1 is 80 %) or for per-flow rather than per-packet spreading (100 % / 0 %).
     /// </summary>
     [SkippableFact]
     public async Task Weighted_round_robin_spreads_each_packet_by_the_weights()
     {
-        Requires.Tools("tc");
+        Requires.Tools("tc", "nft");
         await using var topology = await TopologyAsync(paths: 2);
         string shaping = await MultipathStream.ShapeAsync(topology);
         Log(shaping);
