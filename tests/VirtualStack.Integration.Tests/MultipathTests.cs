@@ -95,7 +95,7 @@ public sealed class MultipathTests(ITestOutputHelper output) : IntegrationTest(o
     /// Path b's link goes down after 0.5 s of a 2000/s stream spread 1:1 and comes back after 1.75 s. The application sees
     /// no error and keeps hearing replies; only what went on path b before VS noticed is lost: the loss window (first to
     /// last lost datagram) must be under 1 s; the monitor reads the link state every 50 ms, so it is expected well under
-    /// 100 ms. Path b is taken back once a probe is answered and carries traffic again.
+    /// 100 ms. Path b is taken back once a probe is answered and, from 1 s after the link is up again, carries its half.
     /// </summary>
     [SkippableFact]
     public async Task A_path_whose_link_goes_down_is_taken_out_within_a_second_and_taken_back_when_it_returns()
@@ -106,11 +106,13 @@ public sealed class MultipathTests(ITestOutputHelper output) : IntegrationTest(o
         await using var stream = MultipathStream.Open(topology);
         string device = topology.Paths[1].EdgeDevice;
         double downAt = 0, upAt = 0;
+        const int Count = 8000;
         int upSeq = 3500;
+        int upDoneSeq = -1;
         Task<CmdResult>? down = null, up = null;
 
         // The link changes while the stream goes on: the commands run beside the sender, never pausing it.
-        await stream.SendAsync(6000, Rate, i =>
+        await stream.SendAsync(Count, Rate, i =>
         {
             if (i == 1000)
             {
@@ -121,6 +123,10 @@ public sealed class MultipathTests(ITestOutputHelper output) : IntegrationTest(o
             {
                 upAt = stream.NowMs;
                 up = topology.ExecAsync(topology.Edge, "ip", "link", "set", device, "up");
+            }
+            else if (up is { IsCompleted: true } && upDoneSeq < 0)
+            {
+                upDoneSeq = i; // on a busy machine `ip link set up` itself can take a second
             }
 
             return Task.CompletedTask;
@@ -133,7 +139,11 @@ public sealed class MultipathTests(ITestOutputHelper output) : IntegrationTest(o
         double window = stream.LossWindowMs(lost);
         JsonElement flow = await MultipathStream.FlowAsync(vs, "spread");
         JsonElement b = flow.GetProperty("paths").GetProperty("list")[1];
-        int lateOnB = stream.AtB.Count(s => s > upSeq + Rate / 2);
+        // Half of what is sent from 1 s after the link is back up (the command returned: link monitor, then a probe
+        // answered) belongs on path b.
+        int backFrom = (upDoneSeq < 0 ? Count : upDoneSeq) + Rate;
+        int lateOnB = stream.AtB.Count(s => s > backFrom);
+        int expectedOnB = Math.Max(0, Count - backFrom) / 2;
         Log($"link down at {downAt:F0} ms, up at {upAt:F0} ms; lost {lost.Length} datagrams ({string.Join(',', lost.Take(10))}...) " +
             $"in a window of {window:F1} ms (first lost sent {(lost.Length > 0 ? stream.SentAt[lost[0]] - downAt : 0):F1} ms after the link went down); " +
             $"path b after recovery carried {lateOnB}; replies {stream.Replies}");
@@ -144,10 +154,17 @@ public sealed class MultipathTests(ITestOutputHelper output) : IntegrationTest(o
         Assert.True(lost.Length <= Rate / 2, $"{lost.Length} lost: more than a second of path b's half");
         Assert.All(lost, s => Assert.InRange(stream.SentAt[s], downAt - 50, downAt + 1000));
         Assert.Equal("up", b.GetProperty("state").GetString());
-        Assert.Equal(1, b.GetProperty("downs").GetInt64());
-        Assert.Equal(1, b.GetProperty("recoveries").GetInt64());
-        Assert.True(lateOnB > 500, $"path b carried only {lateOnB} datagrams after it came back");
-        Assert.Contains(vs.Process.StdErr, l => l.Contains("path b taken out: link down", StringComparison.Ordinal));
+        // Which signal takes the path out first depends on the machine: `ip link set down` removes the routes at once
+        // but, on a busy machine, reports the link down only when it returns (seen: 900 ms later), by which time the
+        // path's silence has taken it out already. Either way it is out within the window asserted above, and every
+        // time it went out it came back.
+        long downs = b.GetProperty("downs").GetInt64();
+        Assert.InRange(downs, 1, 2);
+        Assert.Equal(downs, b.GetProperty("recoveries").GetInt64());
+        Assert.True(upDoneSeq >= 0 && upDoneSeq < Count - (2 * Rate), $"ip link set up returned only at datagram {upDoneSeq} of {Count}: too late to see path b back");
+        Assert.True(lateOnB >= expectedOnB * 0.8, $"path b carried only {lateOnB} of the {expectedOnB} datagrams due on it from 1 s after it came back");
+        Assert.Contains(vs.Process.StdErr, l => l.Contains("path b taken out: link down", StringComparison.Ordinal)
+            || l.Contains("path b taken out: no reply", StringComparison.Ordinal));
         Assert.Contains(vs.Process.StdErr, l => l.Contains("path b is back", StringComparison.Ordinal));
         await vs.StopAsync();
     }
