@@ -81,7 +81,10 @@ internal sealed class DccpStackFlow : IStackFlow, IMeasuredFlow, IDccpConnection
         return true;
     }
 
-    /// <summary>Starts the handshake; the task completes with this flow once the far end's Response arrived.</summary>
+    /// <summary>
+    /// Starts the handshake (off the pipeline thread: <see cref="DccpStack.Open"/>); the task completes with this flow
+    /// once the far end's Response arrived, or at once with EarlyOpen.
+    /// </summary>
     public Task<IStackFlow> Start(CancellationToken cancellationToken)
     {
         lock (_endpoint.Gate)
@@ -89,19 +92,25 @@ internal sealed class DccpStackFlow : IStackFlow, IMeasuredFlow, IDccpConnection
             _core = _endpoint.Demux.Connect(Remote.Address, Remote.Port, _stack.Settings.Service, _endpoint.Now);
             _core.Observer = this;
             _endpoint.Demux.Touch(_core);
+            if (_endpoint.Batching)
+            {
+                // The Request leaves now rather than at the endpoint thread's next round (up to 2 ms later).
+                _endpoint.FlushQueued();
+            }
         }
 
         _stack.Track(this, add: true);
+        if (cancellationToken.CanBeCanceled)
+        {
+            _cancellation = cancellationToken.Register(static state => ((DccpStackFlow)state!).Cancel(), this);
+        }
+
+        // Last: once the task completes the host may use (and dispose) the flow on its own thread.
         if (_stack.Settings.EarlyOpen && _opened.TrySetResult(this))
         {
             // EarlyOpen: the flow takes datagrams now; the connection queues them (up to SendQueue) until the
             // Response arrives. No make before break: a far end that never answers costs what was queued.
             Interlocked.Increment(ref _stack.Counters.ConnectionsOpened);
-        }
-
-        if (cancellationToken.CanBeCanceled)
-        {
-            _cancellation = cancellationToken.Register(static state => ((DccpStackFlow)state!).Cancel(), this);
         }
 
         return _opened.Task;
