@@ -34,7 +34,14 @@ internal sealed class DccpStack : ITransportStack
         // Run the real path once (a flow's Open, Send, Flush and replies, the endpoint's thread, sendmmsg/recvmmsg,
         // a connection's whole life) over a loopback pair now, on a background thread: the first real flow then
         // finds it compiled, and the pipeline thread never waits for the JIT (its first Send did, for ~45 ms).
-        WarmUp = Task.Run(() => DccpStackWarmUp.Run(settings));
+        WarmUp = Task.Run(async () =>
+        {
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
+            bool done = await DccpStackWarmUp.Run(settings).ConfigureAwait(false);
+            host.Log(StackLogLevel.Information, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"stack {name}: warm-up {(done ? "done" : "incomplete")} in {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds:0.#} ms (a loopback flow, off the pipeline thread)"));
+            return done;
+        });
     }
 
     /// <summary>
