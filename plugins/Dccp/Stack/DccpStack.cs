@@ -167,6 +167,13 @@ internal sealed class DccpStack : ITransportStack
             return ValueTask.FromException<IStackFlow>(e);
         }
 
+        if (Settings.EarlyOpen)
+        {
+            // EarlyOpen promises the flow at once (the packet that asked for it already rides it), so its Open still
+            // works here; a cold first one pays for the endpoint on this thread. Not yet moved off it: see README.
+            return new ValueTask<IStackFlow>(OpenOffThread(flow, remote, replies, cancellationToken));
+        }
+
         // Task.Run queues to the thread pool whatever the caller's synchronization context (the pipeline's loop).
         return new ValueTask<IStackFlow>(Task.Run(() => OpenOffThread(flow, remote, replies, cancellationToken), CancellationToken.None));
     }

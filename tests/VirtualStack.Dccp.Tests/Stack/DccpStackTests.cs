@@ -229,10 +229,9 @@ public class DccpStackTests
         await using var server = EchoServer.StartUdp(service: 0);
         await using ITransportStack stack = CreateStack(("Transport", "udp"), ("EarlyOpen", "true"), ("ConnectTimeoutMs", "600"));
         var sink = new TestReplySink();
-        // Ready once the Request left (off the caller's thread, like every Open); the silent far end below shows
-        // that no answer is waited for.
-        IStackFlow flow = await stack.Open(UdpPacket.Flow(), new NetEndpoint(Loopback, server.Port), sink, CancellationToken.None)
-            .AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        ValueTask<IStackFlow> opening = stack.Open(UdpPacket.Flow(), new NetEndpoint(Loopback, server.Port), sink, CancellationToken.None);
+        Assert.True(opening.IsCompletedSuccessfully); // ready before any answer could have come back
+        IStackFlow flow = await opening;
         var packet = new UdpPacket(UdpPacket.Flow(), 10);
         Assert.Equal(DropReason.None, flow.Send(packet.Bytes, packet.Info)); // queued until the Response
         Assert.Equal(10, (await sink.NextReplyAsync(TimeSpan.FromSeconds(10))).Length);
