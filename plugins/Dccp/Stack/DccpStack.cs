@@ -167,29 +167,34 @@ internal sealed class DccpStack : ITransportStack
             return ValueTask.FromException<IStackFlow>(e);
         }
 
+        var stackFlow = new DccpStackFlow(this, flow, remote, replies);
         if (Settings.EarlyOpen)
         {
-            // EarlyOpen promises the flow at once (the packet that asked for it already rides it), so its Open still
-            // works here; a cold first one pays for the endpoint on this thread. Not yet moved off it: see README.
-            return new ValueTask<IStackFlow>(OpenOffThread(flow, remote, replies, cancellationToken));
+            // Ready now (the packet that asked for it rides it): what it is sent is held until the connection is
+            // made, off this thread like every other Open.
+            _ = Task.Run(() => StartOffThread(stackFlow, remote, cancellationToken), CancellationToken.None);
+            return new ValueTask<IStackFlow>(stackFlow.OpenEarly());
         }
 
         // Task.Run queues to the thread pool whatever the caller's synchronization context (the pipeline's loop).
-        return new ValueTask<IStackFlow>(Task.Run(() => OpenOffThread(flow, remote, replies, cancellationToken), CancellationToken.None));
+        return new ValueTask<IStackFlow>(Task.Run(() => StartOffThread(stackFlow, remote, cancellationToken), CancellationToken.None));
     }
 
-    private Task<IStackFlow> OpenOffThread(FlowKey flow, NetEndpoint remote, IReplySink replies, CancellationToken cancellationToken)
+    private Task<IStackFlow> StartOffThread(DccpStackFlow stackFlow, NetEndpoint remote, CancellationToken cancellationToken)
     {
         try
         {
             cancellationToken.ThrowIfCancellationRequested();
-            DccpEndpoint endpoint = EndpointFor(remote);
-            var stackFlow = new DccpStackFlow(this, endpoint, flow, remote, replies);
-            return stackFlow.Start(cancellationToken);
+            return stackFlow.Start(EndpointFor(remote), cancellationToken);
         }
         catch (Exception e)
         {
             Interlocked.Increment(ref Counters.OpenFailures);
+            if (Settings.EarlyOpen)
+            {
+                stackFlow.FailEarly(e); // the host has the flow already: it learns through a fault
+            }
+
             return Task.FromException<IStackFlow>(e);
         }
     }

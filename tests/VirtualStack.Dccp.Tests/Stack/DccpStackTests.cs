@@ -179,6 +179,36 @@ public class DccpStackTests
     }
 
     [Fact]
+    public async Task EarlyOpen_flow_is_ready_at_once_and_what_it_is_sent_before_its_connection_exists_arrives()
+    {
+        await using var server = EchoServer.StartUdp(service: 0);
+        await using ITransportStack stack = CreateStack(("Transport", "udp"), ("EarlyOpen", "true"));
+        var sink = new TestReplySink();
+        var packet = new UdpPacket(UdpPacket.Flow(), 10);
+        IStackFlow? flow = null;
+        DropReason sent = DropReason.StackError;
+        TimeSpan took = default;
+        var caller = new Thread(() =>
+        {
+            // The stack's first Open (its endpoint is still to be made) and a Send straight after, as the pipeline
+            // thread does with the packet that asked for the flow. 50 ms: a bound for "did not block".
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            ValueTask<IStackFlow> opening = stack.Open(UdpPacket.Flow(), new NetEndpoint(Loopback, server.Port), sink, CancellationToken.None);
+            took = clock.Elapsed;
+            flow = opening.IsCompletedSuccessfully ? opening.Result : null;
+            sent = flow?.Send(packet.Bytes, packet.Info) ?? DropReason.StackError;
+            stack.Flush();
+        });
+        caller.Start();
+        caller.Join();
+        Assert.NotNull(flow);
+        Assert.True(took < TimeSpan.FromMilliseconds(50), $"Open took {took.TotalMilliseconds} ms on the calling thread");
+        Assert.Equal(DropReason.None, sent);
+        Assert.Equal(10, (await sink.NextReplyAsync(TimeSpan.FromSeconds(10))).Length);
+        flow.Dispose();
+    }
+
+    [Fact]
     public async Task Open_after_the_stack_is_disposed_fails_at_once_and_a_cancelled_open_is_cancelled()
     {
         ITransportStack stack = CreateStack(("Transport", "udp"), ("ConnectTimeoutMs", "8000"));
