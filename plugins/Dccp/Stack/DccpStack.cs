@@ -37,7 +37,7 @@ internal sealed class DccpStack : ITransportStack
         WarmUp = Task.Run(async () =>
         {
             long started = System.Diagnostics.Stopwatch.GetTimestamp();
-            bool done = await DccpStackWarmUp.Run(settings).ConfigureAwait(false);
+            bool done = await DccpStackWarmUp.Run(settings, host.SocketMark).ConfigureAwait(false);
             host.Log(StackLogLevel.Information, string.Create(System.Globalization.CultureInfo.InvariantCulture,
                 $"stack {name}: warm-up {(done ? "done" : "incomplete")} in {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds:0.#} ms (a loopback flow, off the pipeline thread)"));
             return done;

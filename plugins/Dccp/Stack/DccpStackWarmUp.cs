@@ -28,11 +28,12 @@ internal static class DccpStackWarmUp
     private static readonly NetAddress ServerAddress = NetAddress.Parse("192.0.2.2");
 
     /// <summary>True when the warm-up flow opened, carried data both ways and closed.</summary>
-    public static async Task<bool> Run(DccpStackSettings settings)
+    public static async Task<bool> Run(DccpStackSettings settings, int mark)
     {
         try
         {
             PrepareTransports();
+            OpenRealTransport(settings, mark);
             return await RunFlow(settings).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
@@ -56,6 +57,26 @@ internal static class DccpStackWarmUp
                     RuntimeHelpers.PrepareMethod(method.MethodHandle);
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// What making the first real endpoint runs before its socket is of any use (routing probe, the transport's
+    /// socket with its options), on 127.0.0.1 and closed at once: a UDP probe's connect sends nothing, and the raw
+    /// socket lives for microseconds, bound to loopback. Without the privilege raw IP needs, it is skipped.
+    /// </summary>
+    private static void OpenRealTransport(DccpStackSettings settings, int mark)
+    {
+        var loopback = new NetEndpoint(NetAddress.Parse("127.0.0.1"), Port);
+        try
+        {
+            NetAddress local = Routing.SourceAddressFor(loopback, mark);
+            using IDccpTransport transport = settings.Transport == DccpTransportKind.Udp
+                ? new UdpEncapsulationTransport(local, 0, settings.Mtu, mark, settings.Port)
+                : new RawIpTransport(local, settings.Mtu, mark);
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
         }
     }
 
