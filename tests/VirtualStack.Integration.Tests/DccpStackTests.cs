@@ -75,6 +75,57 @@ public sealed class DccpStackTests(ITestOutputHelper output) : IntegrationTest(o
     }
 
     [SkippableFact]
+    public async Task Both_ends_warm_up_at_start_in_well_under_a_second_and_the_cold_first_flow_still_carries_data()
+    {
+        Requires.Tools("socat");
+        await using var topology = await TopologyAsync();
+        var server = await Apps.UdpEchoServerAsync(topology, topology.Main.ServerV4, ServerPort);
+        NsProcess listener = await StartListenerAsync(topology);
+        await using var vs = await VsInstance.StartAsync(topology, DccpConfig(topology));
+
+        // The far side says how long its warm-up took before it says it listens; VS logs its stack's (which runs in
+        // the background, off the pipeline thread). Both ran a whole connection over loopback.
+        double listenMs = WarmUpMs(listener.StdOut.First(l => l.StartsWith("listening on DCCP port", StringComparison.Ordinal)), "(warmed up in ");
+        string line = await vs.Process.WaitForLineAsync(l => l.Contains("stack dccp: warm-up ", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "the stack's warm-up line");
+        var context = $"{vs.Process.Output()}\n{listener.Output()}";
+        Assert.True(line.Contains("warm-up done in ", StringComparison.Ordinal), $"the stack's warm-up did not complete.\n{context}");
+        double stackMs = WarmUpMs(line, "warm-up done in ");
+        Log($"warm-up: listener {listenMs:0.#} ms, stack {stackMs:0.#} ms");
+        Assert.True(listenMs < 1000 && stackMs < 1000, $"warm-up too slow (listener {listenMs} ms, stack {stackMs} ms).\n{context}");
+
+        // The process's first DCCP flow (cold endpoint: its raw socket and thread are made off the pipeline thread)
+        // completes its build and carries a request and its reply.
+        var to = new IPEndPoint(topology.Main.ServerV4, AppPort);
+        using var app = Netns.UdpSocket(topology.Edge, new IPEndPoint(IPAddress.Any, 0));
+        byte[] buffer = new byte[2048];
+        System.Net.Sockets.SocketReceiveFromResult? reply = null;
+        for (int tries = 0; reply is null && tries < 10; tries++)
+        {
+            await app.SendToAsync("cold-first-flow"u8.ToArray(), to);
+            using var wait = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+            try
+            {
+                reply = await app.ReceiveFromAsync(buffer, new IPEndPoint(IPAddress.Any, 0), wait.Token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        Assert.True(reply is not null, $"the first flow got no reply.\n{context}\n{server.Output()}");
+        Assert.Equal("cold-first-flow", System.Text.Encoding.ASCII.GetString(buffer, 0, reply.Value.ReceivedBytes));
+        await vs.StopAsync();
+    }
+
+    private static double WarmUpMs(string line, string marker)
+    {
+        int at = line.IndexOf(marker, StringComparison.Ordinal);
+        Assert.True(at >= 0, $"no '{marker}' in: {line}");
+        string rest = line[(at + marker.Length)..];
+        return double.Parse(rest[..rest.IndexOf(" ms", StringComparison.Ordinal)], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [SkippableFact]
     public async Task Ten_thousand_datagrams_at_moderate_rate_arrive_over_dccp_and_their_echoes_return()
     {
         await using var topology = await TopologyAsync();

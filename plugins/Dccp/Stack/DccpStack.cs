@@ -25,7 +25,31 @@ internal sealed class DccpStack : ITransportStack
     private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
     private volatile bool _disposed;
 
+    private readonly Func<NetEndpoint, NetAddress> _localFor;
+    private readonly Func<NetAddress, IDccpTransport> _openTransport;
+
     public DccpStack(string name, DccpStackSettings settings, IStackHost host)
+        : this(name, settings, host, localFor: null, openTransport: null)
+    {
+        // Run the real path once (a flow's Open, Send, Flush and replies, the endpoint's thread, sendmmsg/recvmmsg,
+        // a connection's whole life) over a loopback pair now, on a background thread: the first real flow then
+        // finds it compiled, and the pipeline thread never waits for the JIT (its first Send did, for ~45 ms).
+        WarmUp = Task.Run(async () =>
+        {
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
+            bool done = await DccpStackWarmUp.Run(settings, host.SocketMark).ConfigureAwait(false);
+            host.Log(StackLogLevel.Information, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"stack {name}: warm-up {(done ? "done" : "incomplete")} in {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds:0.#} ms (a loopback flow, off the pipeline thread)"));
+            return done;
+        });
+    }
+
+    /// <summary>
+    /// A stack whose endpoints come from <paramref name="openTransport"/> for the address <paramref name="localFor"/>
+    /// chooses (both null: routing and the configured transport): the warm-up runs the real code on a loopback pair.
+    /// </summary>
+    internal DccpStack(string name, DccpStackSettings settings, IStackHost host,
+        Func<NetEndpoint, NetAddress>? localFor, Func<NetAddress, IDccpTransport>? openTransport)
     {
         Name = name;
         Settings = settings;
@@ -42,8 +66,10 @@ internal sealed class DccpStack : ITransportStack
             CloseTimeout = TimeSpan.FromSeconds(5),
             TimeWait = TimeSpan.FromSeconds(10),
         };
-        // Compile the protocol's paths now, off the pipeline thread, rather than during the first flow's handshake.
-        _ = Task.Run(() => DccpWarmUp.Run(settings.Transport == DccpTransportKind.Udp));
+        _localFor = localFor ?? (remote => Routing.SourceAddressFor(remote, host.SocketMark));
+        _openTransport = openTransport ?? (local => settings.Transport == DccpTransportKind.Udp
+            ? new UdpEncapsulationTransport(local, 0, settings.Mtu, host.SocketMark, settings.Port)
+            : new RawIpTransport(local, settings.Mtu, host.SocketMark));
         if (settings.StatsLogMs > 0)
         {
             _statsTimer = new Timer(_ => LogStats(), null, settings.StatsLogMs, settings.StatsLogMs);
@@ -100,6 +126,9 @@ internal sealed class DccpStack : ITransportStack
 
     public IStackHost Host => _host;
 
+    /// <summary>The start-up warm-up: true when its loopback flow opened, carried data both ways and closed.</summary>
+    internal Task<bool> WarmUp { get; } = Task.FromResult(false);
+
     public bool IsDisposed => _disposed;
 
     /// <summary>Endpoints (local addresses) in use.</summary>
@@ -115,6 +144,11 @@ internal sealed class DccpStack : ITransportStack
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Never works on the calling thread (the host's pipeline thread, which carries every other flow): finding or
+    /// creating the endpoint (a socket and a thread, the first time) and starting the handshake run on a thread-pool
+    /// thread; only the arguments are checked here.
+    /// </remarks>
     public ValueTask<IStackFlow> Open(FlowKey flow, NetEndpoint remote, IReplySink replies, CancellationToken cancellationToken)
     {
         try
@@ -126,15 +160,42 @@ internal sealed class DccpStack : ITransportStack
             {
                 throw new ArgumentException($"stack {Name}: the far end {remote} has no DCCP port (set the rule's Nat for this stack)", nameof(remote));
             }
-
-            DccpEndpoint endpoint = EndpointFor(remote);
-            var stackFlow = new DccpStackFlow(this, endpoint, flow, remote, replies);
-            return new ValueTask<IStackFlow>(stackFlow.Start(cancellationToken));
         }
         catch (Exception e)
         {
             Interlocked.Increment(ref Counters.OpenFailures);
             return ValueTask.FromException<IStackFlow>(e);
+        }
+
+        var stackFlow = new DccpStackFlow(this, flow, remote, replies);
+        if (Settings.EarlyOpen)
+        {
+            // Ready now (the packet that asked for it rides it): what it is sent is held until the connection is
+            // made, off this thread like every other Open.
+            _ = Task.Run(() => StartOffThread(stackFlow, remote, cancellationToken), CancellationToken.None);
+            return new ValueTask<IStackFlow>(stackFlow.OpenEarly());
+        }
+
+        // Task.Run queues to the thread pool whatever the caller's synchronization context (the pipeline's loop).
+        return new ValueTask<IStackFlow>(Task.Run(() => StartOffThread(stackFlow, remote, cancellationToken), CancellationToken.None));
+    }
+
+    private Task<IStackFlow> StartOffThread(DccpStackFlow stackFlow, NetEndpoint remote, CancellationToken cancellationToken)
+    {
+        try
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return stackFlow.Start(EndpointFor(remote), cancellationToken);
+        }
+        catch (Exception e)
+        {
+            Interlocked.Increment(ref Counters.OpenFailures);
+            if (Settings.EarlyOpen)
+            {
+                stackFlow.FailEarly(e); // the host has the flow already: it learns through a fault
+            }
+
+            return Task.FromException<IStackFlow>(e);
         }
     }
 
@@ -176,7 +237,7 @@ internal sealed class DccpStack : ITransportStack
 
     private DccpEndpoint EndpointFor(NetEndpoint remote)
     {
-        NetAddress local = Routing.SourceAddressFor(remote, _host.SocketMark);
+        NetAddress local = _localFor(remote);
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -185,9 +246,7 @@ internal sealed class DccpStack : ITransportStack
                 return endpoint;
             }
 
-            IDccpTransport transport = Settings.Transport == DccpTransportKind.Udp
-                ? new UdpEncapsulationTransport(local, 0, Settings.Mtu, _host.SocketMark, Settings.Port)
-                : new RawIpTransport(local, Settings.Mtu, _host.SocketMark);
+            IDccpTransport transport = _openTransport(local);
             endpoint = new DccpEndpoint(transport, _protocol);
             lock (endpoint.Gate)
             {

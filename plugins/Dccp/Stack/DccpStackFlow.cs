@@ -21,23 +21,24 @@ internal sealed class DccpStackFlow : IStackFlow, IMeasuredFlow, IDccpConnection
     private const PacketFlags NotCarried = PacketFlags.Fragment | PacketFlags.TransportMalformed;
 
     private readonly DccpStack _stack;
-    private readonly DccpEndpoint _endpoint;
     private readonly IReplySink _replies;
     private readonly TaskCompletionSource<IStackFlow> _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly byte[] _receiveBuffer;
-    private DccpConnectionCore? _core;
+    private readonly Lock _earlyGate = new();
+    private readonly Queue<byte[]> _early = new(); // EarlyOpen: datagrams sent before the connection existed
+    private DccpEndpoint _endpoint = null!; // set by Start, before _core is published
+    private byte[] _receiveBuffer = [];
+    private volatile DccpConnectionCore? _core;
     private CancellationTokenRegistration _cancellation;
     private volatile bool _disposed;
+    private bool _closed; // under the endpoint's lock
     private bool _faulted;
 
-    public DccpStackFlow(DccpStack stack, DccpEndpoint endpoint, in FlowKey key, NetEndpoint remote, IReplySink replies)
+    public DccpStackFlow(DccpStack stack, in FlowKey key, NetEndpoint remote, IReplySink replies)
     {
         _stack = stack;
-        _endpoint = endpoint;
         _replies = replies;
         Key = key;
         Remote = remote;
-        _receiveBuffer = new byte[endpoint.MaxDatagramSize];
     }
 
     public FlowKey Key { get; }
@@ -52,6 +53,11 @@ internal sealed class DccpStackFlow : IStackFlow, IMeasuredFlow, IDccpConnection
     {
         get
         {
+            if (_core is null)
+            {
+                return null;
+            }
+
             lock (_endpoint.Gate)
             {
                 return _core?.GetStats();
@@ -63,6 +69,12 @@ internal sealed class DccpStackFlow : IStackFlow, IMeasuredFlow, IDccpConnection
     public bool TryMeasure(out MeasurementValues values)
     {
         DccpConnectionStats s;
+        if (_core is null)
+        {
+            values = default;
+            return false;
+        }
+
         lock (_endpoint.Gate)
         {
             if (_core is not { State: DccpState.Open or DccpState.PartOpen } core)
@@ -81,22 +93,63 @@ internal sealed class DccpStackFlow : IStackFlow, IMeasuredFlow, IDccpConnection
         return true;
     }
 
-    /// <summary>Starts the handshake; the task completes with this flow once the far end's Response arrived.</summary>
-    public Task<IStackFlow> Start(CancellationToken cancellationToken)
+    /// <summary>
+    /// EarlyOpen: the flow is ready now, before its connection exists (<see cref="Start"/> follows off the pipeline
+    /// thread); what it is sent meanwhile is held and handed to the connection when it is made.
+    /// </summary>
+    public IStackFlow OpenEarly()
     {
-        lock (_endpoint.Gate)
+        if (_opened.TrySetResult(this))
         {
-            _core = _endpoint.Demux.Connect(Remote.Address, Remote.Port, _stack.Settings.Service, _endpoint.Now);
-            _core.Observer = this;
-            _endpoint.Demux.Touch(_core);
+            Interlocked.Increment(ref _stack.Counters.ConnectionsOpened);
         }
 
-        _stack.Track(this, add: true);
-        if (_stack.Settings.EarlyOpen && _opened.TrySetResult(this))
+        return this;
+    }
+
+    /// <summary>
+    /// Makes the connection on <paramref name="endpoint"/> and starts the handshake (off the pipeline thread:
+    /// <see cref="DccpStack.Open"/>); the task completes with this flow once the far end's Response arrived, or at
+    /// once with EarlyOpen.
+    /// </summary>
+    public Task<IStackFlow> Start(DccpEndpoint endpoint, CancellationToken cancellationToken)
+    {
+        _receiveBuffer = new byte[endpoint.MaxDatagramSize];
+        _endpoint = endpoint;
+        lock (endpoint.Gate)
         {
-            // EarlyOpen: the flow takes datagrams now; the connection queues them (up to SendQueue) until the
-            // Response arrives. No make before break: a far end that never answers costs what was queued.
-            Interlocked.Increment(ref _stack.Counters.ConnectionsOpened);
+            DccpConnectionCore core = endpoint.Demux.Connect(Remote.Address, Remote.Port, _stack.Settings.Service, endpoint.Now);
+            core.Observer = this;
+            lock (_earlyGate)
+            {
+                while (_early.TryDequeue(out byte[]? datagram))
+                {
+                    CountEarly(core.TrySend(datagram, endpoint.Now));
+                }
+
+                _core = core; // from now on Send goes straight to the connection, under the endpoint's lock
+            }
+
+            endpoint.Demux.Touch(core);
+            if (_disposed && !_closed)
+            {
+                // EarlyOpen: the flow ended before its connection was made; it still leaves gracefully.
+                _closed = true;
+                core.Observer = null;
+                core.Close(endpoint.Now);
+                endpoint.Demux.Touch(core);
+            }
+
+            if (endpoint.Batching)
+            {
+                // The Request leaves now rather than at the endpoint thread's next round (up to 2 ms later).
+                endpoint.FlushQueued();
+            }
+        }
+
+        if (!_disposed)
+        {
+            _stack.Track(this, add: true);
         }
 
         if (cancellationToken.CanBeCanceled)
@@ -104,13 +157,82 @@ internal sealed class DccpStackFlow : IStackFlow, IMeasuredFlow, IDccpConnection
             _cancellation = cancellationToken.Register(static state => ((DccpStackFlow)state!).Cancel(), this);
         }
 
+        // Last: once the task completes the host may use (and dispose) the flow on its own thread.
+        if (_stack.Settings.EarlyOpen && _opened.TrySetResult(this))
+        {
+            // EarlyOpen: the flow takes datagrams now; the connection queues them (up to SendQueue) until the
+            // Response arrives. No make before break: a far end that never answers costs what was queued.
+            Interlocked.Increment(ref _stack.Counters.ConnectionsOpened);
+        }
+
         return _opened.Task;
+    }
+
+    /// <summary>EarlyOpen: the connection could not be made (no endpoint): the flow the host has is reported broken.</summary>
+    public void FailEarly(Exception error)
+    {
+        lock (_earlyGate)
+        {
+            _early.Clear();
+        }
+
+        if (!_disposed && !_faulted)
+        {
+            _faulted = true;
+            Interlocked.Increment(ref _stack.Counters.Faults);
+            _replies.Fault($"DCCP connection to {Remote} could not be made: {error.GetBaseException().Message}");
+        }
+    }
+
+    private void CountEarly(DccpSendStatus status)
+    {
+        // Counted as sent when held; a datagram the connection refuses now is counted again as an error.
+        switch (status)
+        {
+            case DccpSendStatus.Queued:
+                return;
+            case DccpSendStatus.QueueFull:
+                Interlocked.Increment(ref _stack.Counters.QueueFullDrops);
+                break;
+            case DccpSendStatus.TooBig:
+                Interlocked.Increment(ref _stack.Counters.TooBigDrops);
+                break;
+            default:
+                Interlocked.Increment(ref _stack.Counters.NotOpenDrops);
+                break;
+        }
+
+        Interlocked.Increment(ref Stats.SendErrors);
+    }
+
+    /// <summary>EarlyOpen, before the connection exists: holds a copy (up to SendQueue). Null when the connection now exists.</summary>
+    private DropReason? HoldEarly(ReadOnlySpan<byte> payload)
+    {
+        lock (_earlyGate)
+        {
+            if (_core is not null)
+            {
+                return null;
+            }
+
+            if (_early.Count >= _stack.Settings.SendQueue)
+            {
+                Interlocked.Increment(ref Stats.SendErrors);
+                Interlocked.Increment(ref _stack.Counters.QueueFullDrops);
+                return DropReason.StackError;
+            }
+
+            _early.Enqueue(payload.ToArray()); // only until the connection exists: the first moments of a flow
+            Stats.PacketsSent++;
+            Stats.BytesSent += payload.Length;
+            return DropReason.None;
+        }
     }
 
     /// <inheritdoc />
     public DropReason Send(ReadOnlySpan<byte> packet, in PacketInfo info)
     {
-        if (_disposed || _core is not { } core)
+        if (_disposed)
         {
             return DropReason.ShuttingDown;
         }
@@ -128,6 +250,13 @@ internal sealed class DccpStackFlow : IStackFlow, IMeasuredFlow, IDccpConnection
             return DropReason.BadLength;
         }
 
+        DccpConnectionCore? core = _core;
+        if (core is null && HoldEarly(packet.Slice(offset, length)) is { } held)
+        {
+            return held;
+        }
+
+        core ??= _core!;
         DccpSendStatus status;
         lock (_endpoint.Gate)
         {
@@ -169,10 +298,22 @@ internal sealed class DccpStackFlow : IStackFlow, IMeasuredFlow, IDccpConnection
         _disposed = true;
         _cancellation.Dispose();
         _stack.Track(this, add: false);
+        lock (_earlyGate)
+        {
+            if (_core is null)
+            {
+                // EarlyOpen, connection not made yet: Start publishes it under this lock and then sees _disposed,
+                // so it closes the connection when it is made.
+                _early.Clear();
+                return;
+            }
+        }
+
         lock (_endpoint.Gate)
         {
-            if (_core is { } core)
+            if (_core is { } core && !_closed)
             {
+                _closed = true;
                 if (_opened.Task.IsCompletedSuccessfully)
                 {
                     // One line per connection when its flow ends (never per packet): what CCID 2 saw on the path.

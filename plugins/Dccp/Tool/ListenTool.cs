@@ -14,7 +14,7 @@ namespace VirtualStack.Plugins.Dccp.Tool;
 /// (<c>--deliver</c>); the server's replies go back over the same connection. Each connection gets a UDP socket of
 /// its own toward the server, so a reply maps back to its connection by the socket it arrives on.
 /// </summary>
-internal sealed class ListenTool
+internal sealed partial class ListenTool
 {
     private readonly TextWriter _output;
     private readonly Lock _outputGate = new();
@@ -56,7 +56,8 @@ internal sealed class ListenTool
 
     private async Task<int> RunAsync(Settings settings, CancellationToken cancellationToken)
     {
-        DccpWarmUp.Run(settings.Kind == DccpTransportKind.Udp); // the first connection then answers without JIT pauses
+        // The first connection then answers without JIT pauses: its accept, delivery and replies ran once already.
+        TimeSpan warmUp = await WarmUpAsync(settings);
         IReadOnlyList<NetAddress> addresses = settings.Address is { } one ? [one] : Routing.LocalAddresses();
         var endpoints = new List<DccpEndpoint>();
         var listeners = new List<DccpListener>();
@@ -74,7 +75,7 @@ internal sealed class ListenTool
             string where = string.Join(", ", addresses.Select(a => a.ToString()));
             string to = settings.Deliver is { } d ? $"delivering to udp {d}" : settings.Echo ? "echoing" : "counting";
             string udp = settings.Kind == DccpTransportKind.Udp ? $" (UDP port {settings.UdpPort})" : string.Empty;
-            Line($"listening on DCCP port {settings.Port}{udp} over {ToolTransports.Describe(settings.Kind)} on {where}, service {(settings.Service is { } s ? s.ToString(CultureInfo.InvariantCulture) : "any")}, {to}");
+            Line($"listening on DCCP port {settings.Port}{udp} over {ToolTransports.Describe(settings.Kind)} on {where}, service {(settings.Service is { } s ? s.ToString(CultureInfo.InvariantCulture) : "any")}, {to} (warmed up in {ToolTransports.Ms(warmUp)})");
 
             Task[] accepting = [.. listeners.Select(l => AcceptLoop(l, settings, cancellationToken))];
             Task stats = settings.StatsMs > 0 ? StatsLoop(settings.StatsMs, cancellationToken) : Task.CompletedTask;

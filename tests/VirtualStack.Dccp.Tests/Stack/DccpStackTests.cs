@@ -147,6 +147,101 @@ public class DccpStackTests
         flow.Dispose();
     }
 
+    [SkippableTheory]
+    [InlineData("udp")]
+    [InlineData("raw")]
+    public async Task Open_returns_at_once_and_creates_the_endpoint_and_starts_the_handshake_on_another_thread(string transport)
+    {
+        Skip.If(transport == "raw" && !Environment.IsPrivilegedProcess, "raw IP protocol 33 needs root or CAP_NET_RAW");
+        await using ITransportStack stack = CreateStack(("Transport", transport), ("ConnectTimeoutMs", "600"));
+        using var unused = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+        unused.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0)); // nothing answers DCCP here
+        var far = new NetEndpoint(Loopback, (ushort)((System.Net.IPEndPoint)unused.LocalEndPoint!).Port);
+
+        // The stack's first Open (no endpoint yet: a socket and a thread to create, a handshake to start), from a
+        // thread of its own standing in for the pipeline thread. 50 ms is a bound for "did not block", not a target.
+        ValueTask<IStackFlow> opening = default;
+        TimeSpan took = default;
+        var caller = new Thread(() =>
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            opening = stack.Open(UdpPacket.Flow(), far, new TestReplySink(), CancellationToken.None);
+            took = clock.Elapsed;
+        });
+        caller.Start();
+        caller.Join();
+        Assert.False(opening.IsCompleted, "Open must not complete (or fail) on the calling thread");
+        Assert.True(took < TimeSpan.FromMilliseconds(50), $"Open took {took.TotalMilliseconds} ms on the calling thread");
+
+        // The work happened elsewhere: the endpoint exists and the handshake ran to its limit.
+        await Assert.ThrowsAsync<DccpException>(() => opening.AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(1, ((DccpStack)stack).EndpointCount);
+    }
+
+    [Fact]
+    public async Task EarlyOpen_flow_is_ready_at_once_and_what_it_is_sent_before_its_connection_exists_arrives()
+    {
+        await using var server = EchoServer.StartUdp(service: 0);
+        await using ITransportStack stack = CreateStack(("Transport", "udp"), ("EarlyOpen", "true"));
+        var sink = new TestReplySink();
+        var packet = new UdpPacket(UdpPacket.Flow(), 10);
+        IStackFlow? flow = null;
+        DropReason sent = DropReason.StackError;
+        TimeSpan took = default;
+        var caller = new Thread(() =>
+        {
+            // The stack's first Open (its endpoint is still to be made) and a Send straight after, as the pipeline
+            // thread does with the packet that asked for the flow. 50 ms: a bound for "did not block".
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            ValueTask<IStackFlow> opening = stack.Open(UdpPacket.Flow(), new NetEndpoint(Loopback, server.Port), sink, CancellationToken.None);
+            took = clock.Elapsed;
+            flow = opening.IsCompletedSuccessfully ? opening.Result : null;
+            sent = flow?.Send(packet.Bytes, packet.Info) ?? DropReason.StackError;
+            stack.Flush();
+        });
+        caller.Start();
+        caller.Join();
+        Assert.NotNull(flow);
+        Assert.True(took < TimeSpan.FromMilliseconds(50), $"Open took {took.TotalMilliseconds} ms on the calling thread");
+        Assert.Equal(DropReason.None, sent);
+        Assert.Equal(10, (await sink.NextReplyAsync(TimeSpan.FromSeconds(10))).Length);
+        flow.Dispose();
+    }
+
+    [Fact]
+    public async Task Open_after_the_stack_is_disposed_fails_at_once_and_a_cancelled_open_is_cancelled()
+    {
+        ITransportStack stack = CreateStack(("Transport", "udp"), ("ConnectTimeoutMs", "8000"));
+        using var unused = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+        unused.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        var far = new NetEndpoint(Loopback, (ushort)((System.Net.IPEndPoint)unused.LocalEndPoint!).Port);
+        using var cancel = new CancellationTokenSource();
+        ValueTask<IStackFlow> opening = stack.Open(UdpPacket.Flow(), far, new TestReplySink(), cancel.Token);
+        await Task.Delay(50);
+        cancel.Cancel();
+        // The handshake is aborted at once (its Reset ends the open with "aborted"), long before its 8 s limit.
+        Exception e = await Assert.ThrowsAnyAsync<Exception>(() => opening.AsTask().WaitAsync(TimeSpan.FromSeconds(4)));
+        Assert.True(e is OperationCanceledException || (e is DccpException && e.Message.Contains("aborted", StringComparison.Ordinal)), e.ToString());
+
+        await stack.DisposeAsync();
+        ValueTask<IStackFlow> late = stack.Open(UdpPacket.Flow(40002), far, new TestReplySink(), CancellationToken.None);
+        Assert.True(late.IsFaulted);
+    }
+
+    [Theory]
+    [InlineData("udp")]
+    [InlineData("raw")]
+    public async Task Warm_up_at_creation_runs_a_whole_flow_through_the_stack_and_leaves_its_counters_alone(string transport)
+    {
+        // Raw or not, the warm-up runs over a loopback UDP pair: no privilege needed, nothing leaves 127.0.0.1.
+        await using ITransportStack created = CreateStack(("Transport", transport));
+        var stack = (DccpStack)created;
+        Assert.True(await stack.WarmUp.WaitAsync(TimeSpan.FromSeconds(10)), "the warm-up flow did not open, carry data both ways and close");
+        Assert.Equal(0, stack.EndpointCount);
+        Assert.Equal(0, Interlocked.Read(ref stack.Counters.ConnectionsOpened));
+        Assert.Equal(0, Interlocked.Read(ref stack.Counters.Delivered));
+    }
+
     [Fact]
     public async Task Open_fails_when_nobody_answers()
     {
@@ -176,7 +271,8 @@ public class DccpStackTests
         using var unused = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
         unused.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
         var silent = new TestReplySink();
-        IStackFlow orphan = await stack.Open(UdpPacket.Flow(40001), new NetEndpoint(Loopback, (ushort)((System.Net.IPEndPoint)unused.LocalEndPoint!).Port), silent, CancellationToken.None);
+        IStackFlow orphan = await stack.Open(UdpPacket.Flow(40001), new NetEndpoint(Loopback, (ushort)((System.Net.IPEndPoint)unused.LocalEndPoint!).Port), silent, CancellationToken.None)
+            .AsTask().WaitAsync(TimeSpan.FromSeconds(5)); // well before the 600 ms handshake limit reports the fault
         Assert.Equal(DropReason.None, orphan.Send(packet.Bytes, packet.Info));
         Assert.Contains("connect timeout", await silent.NextFaultAsync(TimeSpan.FromSeconds(10)), StringComparison.Ordinal);
         orphan.Dispose();
