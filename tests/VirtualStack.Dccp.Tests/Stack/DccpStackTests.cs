@@ -324,13 +324,3 @@ public class DccpStackTests
         public void AddCommand(IPluginCommand command) => Commands.Add(command);
     }
 }
-
-/// <summary>The warm-up the stack and the listener run at start really drives a whole connection.</summary>
-public class WarmUpTests
-{
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void Warm_up_connection_opens_carries_data_both_ways_and_closes(bool transportChecksums) =>
-        Assert.True(VirtualStack.Plugins.Dccp.Core.DccpWarmUp.Run(transportChecksums));
-}
