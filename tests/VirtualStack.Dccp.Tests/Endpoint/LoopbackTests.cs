@@ -8,6 +8,7 @@ using VirtualStack.Plugins.Dccp.Transport;
 namespace VirtualStack.Dccp.Tests.Endpoint;
 
 /// <summary>Two real endpoints over loopback: UDP encapsulation (any user) and raw IPv4 protocol 33 (root).</summary>
+[Collection(RawLoopbackCollection.Name)]
 public class LoopbackTests
 {
     private static readonly NetAddress Loopback = NetAddress.Parse("127.0.0.1");

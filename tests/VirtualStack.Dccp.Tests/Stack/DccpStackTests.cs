@@ -15,6 +15,7 @@ namespace VirtualStack.Dccp.Tests.Stack;
 /// endpoint (DCCP-UDP over loopback for any user, raw IP protocol 33 as root), replies come back to the flow's
 /// sink, and a connection that dies is reported as a fault.
 /// </summary>
+[Collection(RawLoopbackCollection.Name)]
 public class DccpStackTests
 {
     private static readonly NetAddress Loopback = NetAddress.Parse("127.0.0.1");
