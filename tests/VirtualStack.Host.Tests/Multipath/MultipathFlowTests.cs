@@ -125,6 +125,7 @@ public sealed class MultipathFlowTests
     [InlineData((int)PathScheduler.WeightedRoundRobin)]
     [InlineData((int)PathScheduler.LowestRtt)]
     [InlineData((int)PathScheduler.Redundant)]
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] // no OSR compile inside the measured loop
     public void Sending_allocates_nothing_per_packet(int scheduler)
     {
         var a = new CountingStack();

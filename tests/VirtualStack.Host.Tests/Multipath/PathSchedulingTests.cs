@@ -49,6 +49,7 @@ public sealed class PathSchedulingTests
     }
 
     [Fact]
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] // no OSR compile inside the measured loop
     public void Weighted_round_robin_allocates_nothing()
     {
         int[] credit = new int[2];

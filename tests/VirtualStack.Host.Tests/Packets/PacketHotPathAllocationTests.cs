@@ -11,6 +11,7 @@ public class PacketHotPathAllocationTests
     private const int Packets = 100_000;
 
     [Fact]
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] // no OSR compile inside the measured loop
     public void Classify_and_extract_allocate_nothing()
     {
         // A mix that walks every parser: IPv4/IPv6, options, extension headers, fragments, malformed, dropped.
@@ -27,6 +28,7 @@ public class PacketHotPathAllocationTests
     }
 
     [Fact]
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] // no OSR compile inside the measured loop
     public void Building_replies_allocates_nothing()
     {
         var v4 = new FlowKey(IpProtocols.Udp, NetAddress.Parse("10.200.0.1"), 40000, NetAddress.Parse("10.201.0.2"), 7);
