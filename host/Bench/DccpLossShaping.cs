@@ -42,11 +42,7 @@ internal sealed class DccpLossShaping : IDisposable
 
         // No sch_netem in this kernel ("Specified qdisc kind is unknown"): drop at the far end of the same veth.
         string serverDevice = Veth(lab.Server);
-        long per10k = (long)Math.Round(percent * 100);
-        CommandRunner.Check("ip", "netns", "exec", lab.Server, "nft", "add", "table", "inet", Table);
-        CommandRunner.Check("ip", "netns", "exec", lab.Server, "nft", "add", "chain", "inet", Table, "in", "{ type filter hook prerouting priority -300; }");
-        CommandRunner.Check("ip", "netns", "exec", lab.Server, "nft", "add", "rule", "inet", Table, "in", "iifname", serverDevice,
-            "numgen", "random", "mod", "10000", "<", per10k.ToString(CultureInfo.InvariantCulture), "counter", "drop");
+        NftablesLoss.Add(lab.Server, Table, serverDevice, percent);
         log($"loss: tc netem is not available ({error.Trim()}); nftables drops {text}% of what arrives on {serverDevice} (edge -> server)");
         return new DccpLossShaping(lab, serverDevice, "nftables");
     }
@@ -64,7 +60,7 @@ internal sealed class DccpLossShaping : IDisposable
         }
         else
         {
-            CommandRunner.Run("ip", "netns", "exec", _lab.Server, "nft", "delete", "table", "inet", Table);
+            NftablesLoss.Remove(_lab.Server, Table);
         }
     }
 

@@ -1,5 +1,5 @@
-using System.Globalization;
 using System.Text.Json.Nodes;
+using VirtualStack.Host.Lab;
 
 namespace VirtualStack.Host.Bench;
 
@@ -9,8 +9,6 @@ namespace VirtualStack.Host.Bench;
 /// </summary>
 internal sealed class DccpThreadCpu
 {
-    private const double TicksPerSecond = 100; // USER_HZ, 100 on every Linux that .NET runs on
-
     private readonly Dictionary<string, long> _ticks;
 
     private DccpThreadCpu(Dictionary<string, long> ticks)
@@ -27,12 +25,7 @@ internal sealed class DccpThreadCpu
             {
                 try
                 {
-                    string stat = File.ReadAllText(Path.Combine(task, "stat"));
-                    int open = stat.IndexOf('(', StringComparison.Ordinal);
-                    int close = stat.LastIndexOf(')');
-                    string name = stat[(open + 1)..close];
-                    string[] fields = stat[(close + 2)..].Split(' ');
-                    long used = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+                    (string name, long used) = ProcStat.Read(Path.Combine(task, "stat"));
                     ticks[name] = ticks.GetValueOrDefault(name) + used;
                 }
                 catch (Exception e) when (e is IOException or FormatException or IndexOutOfRangeException or ArgumentOutOfRangeException)
@@ -69,7 +62,7 @@ internal sealed class DccpThreadCpu
         var result = new JsonArray();
         foreach ((string name, long used) in rows)
         {
-            double seconds = used / TicksPerSecond;
+            double seconds = used / ProcStat.TicksPerSecond;
             result.Add(new JsonObject
             {
                 ["thread"] = name,

@@ -150,10 +150,7 @@ internal sealed class LabProcess : IDisposable
     {
         try
         {
-            string stat = File.ReadAllText($"/proc/{_process.Id}/stat");
-            string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            long ticks = long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
-            return TimeSpan.FromSeconds(ticks / 100.0);
+            return ProcStat.ProcessCpu(_process.Id);
         }
         catch (IOException)
         {

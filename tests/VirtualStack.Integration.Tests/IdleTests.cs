@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using VirtualStack.Host.Lab;
 using VirtualStack.Integration.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -31,9 +32,9 @@ public sealed class IdleTests(ITestOutputHelper output) : IntegrationTest(output
 
             // The kernel sends its router solicitations and MLD reports on vs0 within the first second or so.
             await Task.Delay(TimeSpan.FromSeconds(1.5));
-            long before = CpuTicks(vs.Pid);
+            TimeSpan before = ProcStat.ProcessCpu(vs.Pid);
             await Task.Delay(TimeSpan.FromSeconds(3));
-            double cores = (CpuTicks(vs.Pid) - before) / 100.0 / 3;
+            double cores = (ProcStat.ProcessCpu(vs.Pid) - before).TotalSeconds / 3;
 
             var status = await VsInstance.RunCommandAsync(null, "status", "--json", "--socket", socket);
             Assert.True(status.Ok, status.ToString());
@@ -56,13 +57,5 @@ public sealed class IdleTests(ITestOutputHelper output) : IntegrationTest(output
 
             await Cmd.RunAsync("ip", "netns", "del", ns);
         }
-    }
-
-    private static long CpuTicks(int pid)
-    {
-        // /proc/PID/stat: fields 14 and 15 (utime, stime) in clock ticks, after the parenthesised command name.
-        string stat = File.ReadAllText($"/proc/{pid}/stat");
-        string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
     }
 }

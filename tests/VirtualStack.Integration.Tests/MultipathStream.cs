@@ -130,18 +130,7 @@ internal sealed class MultipathStream : IAsyncDisposable
 
         // The loss netem would add: nftables drops 1 % of what arrives over path 2 at the server (this kernel has no
         // sch_netem, so paths cannot differ in delay here).
-        string ns = topology.Server;
-        string[][] nft =
-        [
-            ["nft", "add", "table", "inet", "vsmp"],
-            ["nft", "add", "chain", "inet", "vsmp", "in", "{ type filter hook prerouting priority -300; }"],
-            ["nft", "add", "rule", "inet", "vsmp", "in", "iifname", topology.Paths[1].ServerDevice, "numgen", "random", "mod", "100", "<", "1", "counter", "drop"],
-        ];
-        foreach (string[] command in nft)
-        {
-            var n = await topology.ExecAsync(ns, command);
-            Assert.True(n.Ok, n.ToString());
-        }
+        VirtualStack.Host.Setup.NftablesLoss.Add(topology.Server, "vsmp", topology.Paths[1].ServerDevice, 1);
 
         return "no netem in this kernel: tbf 50 mbit/s on path 1, 10 mbit/s + 1 % loss (nftables) on path 2";
     }
