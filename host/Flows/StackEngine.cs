@@ -350,7 +350,7 @@ internal sealed class StackEngine : IDisposable
     {
         try
         {
-            // Runs on the shard's scheduler (TaskScheduler.Current), like CompleteLater.
+            // Resumes on the shard's loop (its synchronization context, or its scheduler when begun in a task there), like CompleteLater.
             await opening;
         }
         catch (Exception)
