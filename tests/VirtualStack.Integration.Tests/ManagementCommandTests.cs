@@ -87,7 +87,7 @@ public sealed class ManagementCommandTests(ITestOutputHelper output) : Integrati
         string before = await StateAsync(vs);
 
         string[] nobody = ["--reuid=65534", "--regid=65534", "--clear-groups"];
-        var asNobody = await Cmd.RunAsync("setpriv", [.. nobody, VsExecutable.Path, "switch", "rule:stream", "udpB", "--socket", vs.ManagementSocket],
+        var asNobody = await Cmd.RunAsync("setpriv", [.. nobody, VsExecutable.PathForOtherUsers, "switch", "rule:stream", "udpB", "--socket", vs.ManagementSocket],
             TimeSpan.FromSeconds(60), environment: VsExecutable.Environment());
         Assert.True(asNobody.ExitCode == 1, $"vs switch as nobody: {asNobody}");
         Assert.Contains("Permission denied", asNobody.StdErr, StringComparison.Ordinal);

@@ -12,6 +12,17 @@ internal static class VsExecutable
 
     public static string Path => Resolved.Value;
 
+    private static readonly Lazy<string> ForOthers = new(ResolveForOthers);
+
+    /// <summary>
+    /// A <c>vs</c> that another user (nobody) can start, for the management client run as someone else: <see cref="Path"/>
+    /// when every directory above it lets others through, else a copy of its top-level files (the host and its
+    /// dependencies, 4 MB; plugins are not needed by a client command) in a fresh world-readable directory. A checkout
+    /// under a 0700 directory (what <c>mktemp -d</c> makes) would otherwise fail as "Failed to resolve full path of
+    /// the current executable", which says nothing about VS.
+    /// </summary>
+    public static string PathForOtherUsers => ForOthers.Value;
+
     /// <summary>Where the plugins were deployed: <c>plugins/</c> beside <c>vs</c>.</summary>
     public static string PluginsDirectory => System.IO.Path.Combine(System.IO.Path.GetDirectoryName(Path)!, "plugins");
 
@@ -42,6 +53,31 @@ internal static class VsExecutable
         }
 
         return env;
+    }
+
+    private static string ResolveForOthers()
+    {
+        string directory = System.IO.Path.GetDirectoryName(Path)!;
+        bool reachable = true;
+        for (var dir = new DirectoryInfo(directory); dir is not null && reachable; dir = dir.Parent)
+        {
+            reachable = (File.GetUnixFileMode(dir.FullName) & UnixFileMode.OtherExecute) != 0;
+        }
+
+        if (reachable)
+        {
+            return Path;
+        }
+
+        var copy = Directory.CreateTempSubdirectory("vs-integ-others-");
+        File.SetUnixFileMode(copy.FullName, (UnixFileMode)0b111_101_101);
+        foreach (var file in Directory.EnumerateFiles(directory))
+        {
+            File.Copy(file, System.IO.Path.Combine(copy.FullName, System.IO.Path.GetFileName(file)));
+        }
+
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => copy.Delete(recursive: true);
+        return System.IO.Path.Combine(copy.FullName, "vs");
     }
 
     private static string Resolve()
