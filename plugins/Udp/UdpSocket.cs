@@ -13,12 +13,12 @@ internal sealed class UdpSocket
     // Written under the stack's lock (open, close), read lock-free by the receive thread for every datagram.
     private readonly ConcurrentDictionary<NetEndpoint, UdpFlow> _farEnds = new();
 
-    public UdpSocket(int fd, bool isV6, ushort localPort, int sendBatch)
+    public UdpSocket(int fd, bool isV6, ushort localPort, int sendBatch, int sendSegments)
     {
         Fd = fd;
         IsV6 = isV6;
         LocalPort = localPort;
-        Pending = new SendBatch(sendBatch);
+        Pending = new SendBatch(sendBatch, sendSegments);
     }
 
     public int Fd { get; }

@@ -17,6 +17,7 @@ internal sealed unsafe class UdpStack : ITransportStack
     private readonly IStackHost _host;
     private readonly int _bufferBytes;
     private readonly int _sendBatch;
+    private readonly int _sendSegments;
     private readonly ErrorReport _sendErrors;
     private readonly UdpReceiver _receiver;
 
@@ -32,12 +33,13 @@ internal sealed unsafe class UdpStack : ITransportStack
     private volatile bool _idleSockets;
     private volatile bool _disposed;
 
-    public UdpStack(string name, int bufferBytes, int sendBatch, int receiveBatch, IStackHost host)
+    public UdpStack(string name, int bufferBytes, int sendBatch, int receiveBatch, int sendSegments, IStackHost host)
     {
         Name = name;
         _host = host;
         _bufferBytes = bufferBytes;
         _sendBatch = sendBatch;
+        _sendSegments = sendSegments;
         _sendErrors = new ErrorReport(host, "datagrams refused by the kernel");
         _receiver = new UdpReceiver(name, receiveBatch, Counters, host);
     }
@@ -210,7 +212,7 @@ internal sealed unsafe class UdpStack : ITransportStack
             }
 
             NativeSocket.BindAnyPort(fd, v6, what);
-            socket = new UdpSocket(fd, v6, NativeSocket.LocalPort(fd), _sendBatch);
+            socket = new UdpSocket(fd, v6, NativeSocket.LocalPort(fd), _sendBatch, _sendSegments);
             _receiver.Add(socket);
         }
         catch
@@ -234,6 +236,7 @@ internal sealed unsafe class UdpStack : ITransportStack
 
         SendOutcome outcome = socket.Pending.Send(socket.Fd);
         Counters.DatagramsSent += outcome.Sent;
+        Counters.JoinedSends += outcome.Joined;
         if (outcome.Failed > 0)
         {
             Counters.SendErrors += outcome.Failed;

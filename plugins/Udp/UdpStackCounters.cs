@@ -10,6 +10,9 @@ internal sealed class UdpStackCounters
     /// <summary>Datagrams the kernel accepted.</summary>
     public long DatagramsSent;
 
+    /// <summary>UDP GSO sends: runs of one flow's datagrams among <see cref="DatagramsSent"/> the kernel took as one.</summary>
+    public long JoinedSends;
+
     /// <summary>Datagrams the kernel refused, or given up on after the send timeout.</summary>
     public long SendErrors;
 

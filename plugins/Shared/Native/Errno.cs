@@ -8,12 +8,15 @@ internal static class Errno
 {
     public const int EPERM = 1;
     public const int EINTR = 4;
+    public const int EIO = 5;
     public const int EAGAIN = 11;
     public const int EACCES = 13;
     public const int EINVAL = 22;
     public const int ENFILE = 23;
     public const int EMFILE = 24;
     public const int EMSGSIZE = 90;
+    public const int ENOPROTOOPT = 92;
+    public const int EOPNOTSUPP = 95;
     public const int EAFNOSUPPORT = 97;
     public const int ENETUNREACH = 101;
     public const int ENOBUFS = 105;

@@ -23,6 +23,12 @@ internal static class Linux
     public const int SoSndTimeo = 21;
     public const int Ipv6V6Only = 26;
 
+    /// <summary>SOL_UDP, the control-message level of <see cref="UdpSegment"/>.</summary>
+    public const int SolUdp = 17;
+
+    /// <summary>UDP_SEGMENT (linux/udp.h): the segment size of a UDP GSO send, a u16 control message.</summary>
+    public const int UdpSegment = 103;
+
     public const int MsgTrunc = 0x20;
     public const int MsgDontWait = 0x40;
 

@@ -16,14 +16,21 @@ internal sealed unsafe class SendBatch : IDisposable
     private readonly MMsgHdr* _messages;
     private readonly IoVec* _iov;
     private readonly StackFlowStats?[] _owners;
+    private readonly UdpSegmentation? _segmentation;
     private int _count;
 
-    public SendBatch(int capacity)
+    /// <param name="capacity">Messages queued at most before a send.</param>
+    /// <param name="maxSegments">
+    /// For a UDP socket: datagrams of one flow joined into one UDP GSO send at most (<see cref="UdpSegmentation"/>);
+    /// 1 sends every datagram on its own (raw sockets, DCCP).
+    /// </param>
+    public SendBatch(int capacity, int maxSegments = 1)
     {
         _vector = new MessageVector(capacity);
         _messages = _vector.Messages;
         _iov = _vector.Iov;
         _owners = new StackFlowStats?[capacity];
+        _segmentation = maxSegments > 1 ? new UdpSegmentation(capacity, Math.Min(maxSegments, UdpSegmentation.MaxSegments)) : null;
         Capacity = capacity;
     }
 
@@ -32,6 +39,9 @@ internal sealed unsafe class SendBatch : IDisposable
     public int Count => _count;
 
     public bool IsFull => _count == Capacity;
+
+    /// <summary>False once the kernel refused UDP GSO on this socket (or it was never asked for).</summary>
+    public bool Segmenting => _segmentation is { Enabled: true };
 
     /// <summary>Queues <paramref name="length"/> bytes at <paramref name="data"/> for the given far end. The caller checks <see cref="IsFull"/> first.</summary>
     public void Add(byte* data, int length, NetAddress address, ushort port, StackFlowStats owner)
@@ -59,24 +69,49 @@ internal sealed unsafe class SendBatch : IDisposable
         int start = 0;
         while (start < _count)
         {
-            int sent = LibC.SendMmsg(fd, _messages + start, (uint)(_count - start), 0);
+            // The messages handed to the kernel: the queued ones, or runs of them joined into UDP GSO sends.
+            UdpSegmentation? joined = _segmentation is { Enabled: true } ? _segmentation : null;
+            MMsgHdr* wire = _messages + start;
+            int wireCount = _count - start;
+            if (joined is not null)
+            {
+                wire = joined.Messages;
+                wireCount = joined.Build(_messages, _iov, _owners, start, _count);
+            }
+
+            int sent = LibC.SendMmsg(fd, wire, (uint)wireCount, 0);
             if (sent > 0)
             {
-                for (int i = start; i < start + sent; i++)
+                for (int w = 0; w < sent; w++)
                 {
-                    StackFlowStats owner = _owners[i]!;
-                    owner.PacketsSent++;
-                    owner.BytesSent += (long)_iov[i].Length;
+                    int run = joined?.RunLength(w) ?? 1;
+                    for (int i = start; i < start + run; i++)
+                    {
+                        StackFlowStats owner = _owners[i]!;
+                        owner.PacketsSent++;
+                        owner.BytesSent += (long)_iov[i].Length;
+                    }
+
+                    start += run;
+                    outcome.Sent += run;
+                    if (run > 1)
+                    {
+                        outcome.Joined++;
+                    }
                 }
 
-                start += sent;
-                outcome.Sent += sent;
                 continue;
             }
 
             int errno = sent < 0 ? Errno.Last : 0;
             if (errno == Errno.EINTR)
             {
+                continue;
+            }
+
+            if (joined is not null && joined.Refused(0, errno))
+            {
+                // The path refused the joined send, not the datagrams: the next round sends them unjoined.
                 continue;
             }
 
@@ -100,10 +135,16 @@ internal sealed unsafe class SendBatch : IDisposable
             }
 
             // sendmmsg reports an error only for the first message of a call (later ones end the call short and are
-            // retried here as the first): this one was refused (EMSGSIZE, EPERM from a firewall, ENETUNREACH...).
-            _owners[start]!.SendErrors++;
-            outcome.Failed++;
-            start++;
+            // retried here as the first): this one was refused (EMSGSIZE, EPERM from a firewall, ENETUNREACH...),
+            // and with it every datagram joined into it.
+            int refused = joined?.RunLength(0) ?? 1;
+            for (int i = start; i < start + refused; i++)
+            {
+                _owners[i]!.SendErrors++;
+            }
+
+            outcome.Failed += refused;
+            start += refused;
         }
 
         // Drop the references so that a batch never keeps a closed flow's counters alive.
@@ -119,7 +160,11 @@ internal sealed unsafe class SendBatch : IDisposable
         return ready > 0 && (poll.Revents & PollFd.PollOut) != 0;
     }
 
-    public void Dispose() => _vector.Dispose();
+    public void Dispose()
+    {
+        _vector.Dispose();
+        _segmentation?.Dispose();
+    }
 }
 
 /// <summary>What one <see cref="SendBatch.Send"/> achieved.</summary>
@@ -127,6 +172,9 @@ internal struct SendOutcome
 {
     public int Sent;
     public int Failed;
+
+    /// <summary>UDP GSO sends among <see cref="Sent"/>: runs of datagrams the kernel took as one.</summary>
+    public int Joined;
 
     /// <summary>errno of the last refused message, 0 when none was refused.</summary>
     public int LastErrno;
