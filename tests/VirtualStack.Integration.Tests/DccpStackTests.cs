@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json.Nodes;
@@ -255,10 +254,14 @@ public sealed class DccpStackTests(ITestOutputHelper output) : IntegrationTest(o
             while (!cts.IsCancellationRequested)
             {
                 var r = await server.ReceiveFromAsync(buffer, new IPEndPoint(IPAddress.Any, 0), cts.Token);
-                int seq = Check(buffer.AsSpan(0, r.ReceivedBytes), count, ref corrupt);
+                int seq = NumberedDatagram.Read(buffer.AsSpan(0, r.ReceivedBytes), Size, count);
                 if (seq >= 0)
                 {
                     Interlocked.Increment(ref atServer[seq]);
+                }
+                else
+                {
+                    Interlocked.Increment(ref corrupt);
                 }
 
                 await server.SendToAsync(buffer.AsMemory(0, r.ReceivedBytes), r.RemoteEndPoint, cts.Token);
@@ -275,10 +278,14 @@ public sealed class DccpStackTests(ITestOutputHelper output) : IntegrationTest(o
                     Interlocked.Increment(ref wrongSource);
                 }
 
-                int seq = Check(buffer.AsSpan(0, r.ReceivedBytes), count, ref corrupt);
+                int seq = NumberedDatagram.Read(buffer.AsSpan(0, r.ReceivedBytes), Size, count);
                 if (seq >= 0)
                 {
                     Interlocked.Increment(ref atApp[seq]);
+                }
+                else
+                {
+                    Interlocked.Increment(ref corrupt);
                 }
             }
         });
@@ -288,7 +295,7 @@ public sealed class DccpStackTests(ITestOutputHelper output) : IntegrationTest(o
         var datagram = new byte[Size];
         for (int seq = 0; seq < count; seq++)
         {
-            Fill(datagram, seq);
+            NumberedDatagram.Fill(datagram, seq);
             await app.SendToAsync(datagram, appTarget);
             var due = TimeSpan.FromSeconds((seq + 1) / (double)packetsPerSecond);
             if (due - clock.Elapsed > TimeSpan.FromMilliseconds(5))
@@ -322,32 +329,5 @@ public sealed class DccpStackTests(ITestOutputHelper output) : IntegrationTest(o
     private sealed record StreamResult(int[] ServerCounts, int AtApp, int Corrupt, int WrongSource, int Duplicates)
     {
         public int AtServer => ServerCounts.Count(c => c > 0);
-    }
-
-    private static void Fill(byte[] datagram, int seq)
-    {
-        BinaryPrimitives.WriteInt32BigEndian(datagram, seq);
-        for (int i = 4; i < datagram.Length; i++)
-        {
-            datagram[i] = (byte)(seq + i);
-        }
-    }
-
-    private static int Check(ReadOnlySpan<byte> datagram, int count, ref int corrupt)
-    {
-        int seq = datagram.Length == Size ? BinaryPrimitives.ReadInt32BigEndian(datagram) : -1;
-        bool ok = seq >= 0 && seq < count;
-        for (int i = 4; ok && i < datagram.Length; i++)
-        {
-            ok = datagram[i] == (byte)(seq + i);
-        }
-
-        if (!ok)
-        {
-            Interlocked.Increment(ref corrupt);
-            return -1;
-        }
-
-        return seq;
     }
 }

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -43,10 +42,14 @@ public sealed class LoadTests(ITestOutputHelper output) : IntegrationTest(output
             for (var received = 0; received < Count && !cts.IsCancellationRequested; received++)
             {
                 var r = await server.ReceiveFromAsync(buffer, new IPEndPoint(IPAddress.Any, 0), cts.Token);
-                var seq = Check(buffer.AsSpan(0, r.ReceivedBytes), ref corrupt);
+                var seq = NumberedDatagram.Read(buffer.AsSpan(0, r.ReceivedBytes), Size, Count);
                 if (seq >= 0)
                 {
                     Interlocked.Increment(ref atServer[seq]);
+                }
+                else
+                {
+                    Interlocked.Increment(ref corrupt);
                 }
 
                 await server.SendToAsync(buffer.AsMemory(0, r.ReceivedBytes), r.RemoteEndPoint, cts.Token);
@@ -63,10 +66,14 @@ public sealed class LoadTests(ITestOutputHelper output) : IntegrationTest(output
                     Interlocked.Increment(ref wrongSource);
                 }
 
-                var seq = Check(buffer.AsSpan(0, r.ReceivedBytes), ref corrupt);
+                var seq = NumberedDatagram.Read(buffer.AsSpan(0, r.ReceivedBytes), Size, Count);
                 if (seq >= 0)
                 {
                     Interlocked.Increment(ref atApp[seq]);
+                }
+                else
+                {
+                    Interlocked.Increment(ref corrupt);
                 }
             }
         });
@@ -76,7 +83,7 @@ public sealed class LoadTests(ITestOutputHelper output) : IntegrationTest(output
         var datagram = new byte[Size];
         for (var seq = 0; seq < Count; seq++)
         {
-            Fill(datagram, seq);
+            NumberedDatagram.Fill(datagram, seq);
             await app.SendToAsync(datagram, serverEndpoint);
             if ((seq + 1) % Burst == 0)
             {
@@ -111,33 +118,6 @@ public sealed class LoadTests(ITestOutputHelper output) : IntegrationTest(output
         await vs.StopAsync();
     }
 
-    private static void Fill(byte[] datagram, int seq)
-    {
-        BinaryPrimitives.WriteInt32BigEndian(datagram, seq);
-        for (var i = 4; i < datagram.Length; i++)
-        {
-            datagram[i] = (byte)(seq + i);
-        }
-    }
-
-    /// <summary>The sequence number, or -1 when the datagram is not exactly what <see cref="Fill"/> made.</summary>
-    private static int Check(ReadOnlySpan<byte> datagram, ref int corrupt)
-    {
-        var seq = datagram.Length == Size ? BinaryPrimitives.ReadInt32BigEndian(datagram) : -1;
-        var ok = seq is >= 0 and < Count;
-        for (var i = 4; ok && i < datagram.Length; i++)
-        {
-            ok = datagram[i] == (byte)(seq + i);
-        }
-
-        if (!ok)
-        {
-            Interlocked.Increment(ref corrupt);
-            return -1;
-        }
-
-        return seq;
-    }
 
     private static List<int> Missing(int[] counts)
     {
