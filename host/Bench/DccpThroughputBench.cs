@@ -5,9 +5,12 @@ using VirtualStack.Host.Lab;
 namespace VirtualStack.Host.Bench;
 
 /// <summary>
-/// <c>vs bench throughput --stack dccp</c>: one run, one topology, one generator, three paths measured in turn
-/// (kernel only, VS with the Udp stack, VS with the Dccp stack; with <c>--runs N</c> N rounds, every other one in
-/// reverse order so that drift in the machine's load hits all three alike). The DCCP connection ends at a
+/// <c>vs bench throughput --stack dccp</c>: one run, one topology, one generator, four paths measured in turn
+/// (kernel only, VS with the Udp stack, VS with the Udp stack sending every datagram on its own, VS with the Dccp
+/// stack; with <c>--runs N</c> N rounds, every other one in reverse order so that drift in the machine's load hits
+/// all alike). Why the third: the Udp stack joins a flow's datagrams into UDP GSO sends, which raw IP sockets (the
+/// Dccp stack's) cannot do; the Udp stack without joining pays the kernel per datagram as DCCP does, so dccp /
+/// unjoined udp is the cost of DCCP's own work, dccp / udp what a user gives up by choosing DCCP. The DCCP connection ends at a
 /// <c>vs dccp listen --deliver</c> in the server namespace, which hands each datagram as UDP to the counter; it
 /// shares the counter's CPU, not VS's. One <c>vs run</c> carries both stacks (port 9000 on udp, 9002 on dccp), with
 /// a fixed source port per path so that each path keeps one flow (and one DCCP connection) across rounds.
@@ -20,10 +23,12 @@ internal sealed class DccpThroughputBench(string vs, int size, int seconds, int 
     private const int UdpPort = 9000;
     private const int DccpPort = 9001;
     private const int DccpDeliverPort = 9002;
+    private const int UnjoinedPort = 9003;
     private const int SampleMs = 100;
     private const string Vnic = "vsb0"; // BenchLab's TUN name
     private const string SourcePortUdp = "40000";
     private const string SourcePortDccp = "40002";
+    private const string SourcePortUnjoined = "40003";
 
     /// <summary>Largest IP packet whose UDP payload fits one DCCP packet at MTU 1500 (MPS 1352 + 28).</summary>
     public const int MaxSize = 1380;
@@ -47,17 +52,19 @@ internal sealed class DccpThroughputBench(string vs, int size, int seconds, int 
             new JsonObject
             {
                 ["udp"] = new JsonObject { ["Plugin"] = "Udp" },
+                ["udp1"] = new JsonObject { ["Plugin"] = "Udp", ["SendSegments"] = 1 },
                 ["dccp"] = new JsonObject { ["Plugin"] = "Dccp", ["StatsLogMs"] = SampleMs },
             },
-            [BenchRules.Udp("udp", UdpPort, "udp"), dccpRule]);
+            [BenchRules.Udp("udp", UdpPort, "udp"), BenchRules.Udp("udp1", UnjoinedPort, "udp1"), dccpRule]);
 
         var direct = new PathTotals();
         var udp = new PathTotals();
+        var unjoined = new PathTotals();
         var dccp = new PathTotals();
         long dccpStartMs = 0;
         for (int round = 0; round < runs; round++)
         {
-            PathTotals[] order = round % 2 == 0 ? [direct, udp, dccp] : [dccp, udp, direct];
+            PathTotals[] order = round % 2 == 0 ? [direct, udp, unjoined, dccp] : [dccp, unjoined, udp, direct];
             foreach (PathTotals path in order)
             {
                 if (path == direct)
@@ -70,9 +77,9 @@ internal sealed class DccpThroughputBench(string vs, int size, int seconds, int 
                 }
 
                 bool isDccp = path == dccp;
-                string stack = isDccp ? "dccp" : "udp";
-                int port = isDccp ? DccpDeliverPort : UdpPort;
-                string sourcePort = isDccp ? SourcePortDccp : SourcePortUdp;
+                (string stack, int port, string sourcePort) = isDccp ? ("dccp", DccpDeliverPort, SourcePortDccp)
+                    : path == unjoined ? ("udp1 (one datagram per send)", UnjoinedPort, SourcePortUnjoined)
+                    : ("udp", UdpPort, SourcePortUdp);
                 if (path.Runs == 0)
                 {
                     // Warm-up: JIT tiers, the flow (and the DCCP handshake, slow start), socket buffers.
@@ -142,6 +149,8 @@ internal sealed class DccpThroughputBench(string vs, int size, int seconds, int 
             ["ratio"] = Ratio(dccp.Pps, directPps),
             ["udp_stack"] = VsBlock(udp, directPps, withListener: false),
             ["ratio_dccp_udp"] = Ratio(dccp.Pps, udp.Pps),
+            ["udp_stack_unjoined"] = VsBlock(unjoined, directPps, withListener: false),
+            ["ratio_dccp_udp_unjoined"] = Ratio(dccp.Pps, unjoined.Pps),
             // Load-independent: VS's own CPU per carried packet, udp stack / dccp stack (1: DCCP costs VS no more).
             ["cpu_ratio_udp_dccp"] = dccp.Received > 0 && udp.Received > 0 && dccp.Cpu > TimeSpan.Zero
                 ? Math.Round((udp.Cpu.TotalSeconds / udp.Received) / (dccp.Cpu.TotalSeconds / dccp.Received), 3) : null,
@@ -158,7 +167,7 @@ internal sealed class DccpThroughputBench(string vs, int size, int seconds, int 
         var table = new Cli.TableWriter("PATH", "PACKETS/S", "GBIT/S", "LOST", "CPU", "US/PKT", "ALLOC B/PKT", "VS / KERNEL");
         JsonNode direct = result["direct"]!;
         table.Add("kernel only", direct["pps"], direct["gbps"], direct["lost"], "-", "-", "-", "1");
-        foreach ((string name, string key) in new[] { ("VirtualStack (udp)", "udp_stack"), ("VirtualStack (dccp)", "vs") })
+        foreach ((string name, string key) in new[] { ("VirtualStack (udp)", "udp_stack"), ("VirtualStack (udp, unjoined)", "udp_stack_unjoined"), ("VirtualStack (dccp)", "vs") })
         {
             JsonNode row = result[key]!;
             table.Add(name, row["pps"], row["gbps"], row["lost"], row["cpu"], row["cpu_us_per_packet"], row["alloc_bytes_per_packet"], row["ratio"]);
@@ -172,7 +181,7 @@ internal sealed class DccpThroughputBench(string vs, int size, int seconds, int 
 
         table.WriteTo(output);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"ratio dccp / udp stack: {result["ratio_dccp_udp"]}  ({result["size"]}-byte packets, {result["runs"]} x {result["seconds"]} s per path, alternating); VS CPU per packet udp / dccp: {result["cpu_ratio_udp_dccp"]}"));
+            $"ratio dccp / udp stack: {result["ratio_dccp_udp"]}, dccp / udp stack sending each datagram alone: {result["ratio_dccp_udp_unjoined"]}  ({result["size"]}-byte packets, {result["runs"]} x {result["seconds"]} s per path, alternating); VS CPU per packet udp / dccp: {result["cpu_ratio_udp_dccp"]}"));
         if (result["cwnd"] is JsonObject cwnd)
         {
             string loss = result["loss"] is JsonObject l ? $"with {l["percent"]} % loss ({l["method"]})" : "loss-free";

@@ -90,8 +90,9 @@ public sealed class DccpBenchTests(ITestOutputHelper output) : IntegrationTest(o
         double direct = r["direct"]!["pps"]!.GetValue<double>();
         double dccp = r["vs"]!["pps"]!.GetValue<double>();
         double udp = r["udp_stack"]!["pps"]!.GetValue<double>();
-        Assert.True(direct > 0 && dccp > 0 && udp > 0, r.ToJsonString());
-        foreach (string path in new[] { "vs", "udp_stack" })
+        double unjoined = r["udp_stack_unjoined"]!["pps"]!.GetValue<double>();
+        Assert.True(direct > 0 && dccp > 0 && udp > 0 && unjoined > 0, r.ToJsonString());
+        foreach (string path in new[] { "vs", "udp_stack", "udp_stack_unjoined" })
         {
             JsonNode block = r[path]!;
             foreach (string field in new[] { "gbps", "lost", "cpu", "alloc_bytes_per_packet", "cpu_us_per_packet", "ratio", "threads" })
@@ -102,6 +103,7 @@ public sealed class DccpBenchTests(ITestOutputHelper output) : IntegrationTest(o
 
         Assert.True(r["vs"]!["listener"]!["cpu_us_per_packet"] is not null, "far end CPU per packet missing");
         Assert.Equal(Math.Round(dccp / udp, 3), r["ratio_dccp_udp"]!.GetValue<double>(), 2);
+        Assert.Equal(Math.Round(dccp / unjoined, 3), r["ratio_dccp_udp_unjoined"]!.GetValue<double>(), 2);
         Assert.Equal(Math.Round(dccp / direct, 3), r["ratio"]!.GetValue<double>(), 2);
         Assert.True(r["cwnd"]!["samples"]!.GetValue<int>() > 0, "no cwnd sample from the Dccp stack's StatsLogMs");
         Assert.Equal(2, r["load"]!.AsObject().Count);
