@@ -243,52 +243,7 @@ public sealed class DccpStackTests(ITestOutputHelper output) : IntegrationTest(o
     {
         var appTarget = new IPEndPoint(topology.Main.ServerV4, AppPort);
         using var app = Netns.UdpSocket(topology.Edge, new IPEndPoint(IPAddress.Any, 0));
-        var atServer = new int[count];
-        var atApp = new int[count];
-        int corrupt = 0;
-        int wrongSource = 0;
-        using var cts = new CancellationTokenSource();
-        var serverLoop = Task.Run(async () =>
-        {
-            var buffer = new byte[2048];
-            while (!cts.IsCancellationRequested)
-            {
-                var r = await server.ReceiveFromAsync(buffer, new IPEndPoint(IPAddress.Any, 0), cts.Token);
-                int seq = NumberedDatagram.Read(buffer.AsSpan(0, r.ReceivedBytes), Size, count);
-                if (seq >= 0)
-                {
-                    Interlocked.Increment(ref atServer[seq]);
-                }
-                else
-                {
-                    Interlocked.Increment(ref corrupt);
-                }
-
-                await server.SendToAsync(buffer.AsMemory(0, r.ReceivedBytes), r.RemoteEndPoint, cts.Token);
-            }
-        });
-        var appLoop = Task.Run(async () =>
-        {
-            var buffer = new byte[2048];
-            while (!cts.IsCancellationRequested)
-            {
-                var r = await app.ReceiveFromAsync(buffer, new IPEndPoint(IPAddress.Any, 0), cts.Token);
-                if (!appTarget.Equals(r.RemoteEndPoint))
-                {
-                    Interlocked.Increment(ref wrongSource);
-                }
-
-                int seq = NumberedDatagram.Read(buffer.AsSpan(0, r.ReceivedBytes), Size, count);
-                if (seq >= 0)
-                {
-                    Interlocked.Increment(ref atApp[seq]);
-                }
-                else
-                {
-                    Interlocked.Increment(ref corrupt);
-                }
-            }
-        });
+        await using var tally = new EchoTally(server, app, appTarget, Size, count);
 
         var clock = Stopwatch.StartNew();
         Task side = during?.Invoke(clock) ?? Task.CompletedTask;
@@ -305,25 +260,8 @@ public sealed class DccpStackTests(ITestOutputHelper output) : IntegrationTest(o
         }
 
         await side;
-        // The last echoes: wait until nothing more arrives for a second (at most 10 s).
-        var quiet = Stopwatch.StartNew();
-        long seen = -1;
-        while (quiet.Elapsed < TimeSpan.FromSeconds(10))
-        {
-            long now = atServer.Sum() + (long)atApp.Sum();
-            if (now == seen)
-            {
-                break;
-            }
-
-            seen = now;
-            await Task.Delay(1000);
-        }
-
-        await cts.CancelAsync();
-        await Task.WhenAll(serverLoop, appLoop).ContinueWith(_ => { }, TaskScheduler.Default);
-        return new StreamResult(atServer, atApp.Count(c => c > 0), corrupt, wrongSource,
-            atServer.Count(c => c > 1) + atApp.Count(c => c > 1));
+        await tally.FinishAsync(TimeSpan.FromSeconds(10));
+        return new StreamResult(tally.AtServer, tally.AtApp.Count(c => c > 0), tally.Corrupt, tally.WrongSource, tally.Duplicates);
     }
 
     private sealed record StreamResult(int[] ServerCounts, int AtApp, int Corrupt, int WrongSource, int Duplicates)

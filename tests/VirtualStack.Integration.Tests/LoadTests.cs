@@ -30,53 +30,7 @@ public sealed class LoadTests(ITestOutputHelper output) : IntegrationTest(output
         var serverEndpoint = new IPEndPoint(topology.Main.ServerV4, Port);
         using var server = Netns.UdpSocket(topology.Server, serverEndpoint);
         using var app = Netns.UdpSocket(topology.Edge, new IPEndPoint(IPAddress.Any, 0));
-        var atServer = new int[Count];
-        var atApp = new int[Count];
-        var corrupt = 0;
-        var wrongSource = 0;
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-
-        var serverLoop = Task.Run(async () =>
-        {
-            var buffer = new byte[2048];
-            for (var received = 0; received < Count && !cts.IsCancellationRequested; received++)
-            {
-                var r = await server.ReceiveFromAsync(buffer, new IPEndPoint(IPAddress.Any, 0), cts.Token);
-                var seq = NumberedDatagram.Read(buffer.AsSpan(0, r.ReceivedBytes), Size, Count);
-                if (seq >= 0)
-                {
-                    Interlocked.Increment(ref atServer[seq]);
-                }
-                else
-                {
-                    Interlocked.Increment(ref corrupt);
-                }
-
-                await server.SendToAsync(buffer.AsMemory(0, r.ReceivedBytes), r.RemoteEndPoint, cts.Token);
-            }
-        });
-        var appLoop = Task.Run(async () =>
-        {
-            var buffer = new byte[2048];
-            for (var received = 0; received < Count && !cts.IsCancellationRequested; received++)
-            {
-                var r = await app.ReceiveFromAsync(buffer, new IPEndPoint(IPAddress.Any, 0), cts.Token);
-                if (!serverEndpoint.Equals(r.RemoteEndPoint))
-                {
-                    Interlocked.Increment(ref wrongSource);
-                }
-
-                var seq = NumberedDatagram.Read(buffer.AsSpan(0, r.ReceivedBytes), Size, Count);
-                if (seq >= 0)
-                {
-                    Interlocked.Increment(ref atApp[seq]);
-                }
-                else
-                {
-                    Interlocked.Increment(ref corrupt);
-                }
-            }
-        });
+        await using var tally = new EchoTally(server, app, serverEndpoint, Size, Count);
 
         var tunBefore = await LinkCounters.ReadAsync(topology.Edge, "vs0");
         var clock = Stopwatch.StartNew();
@@ -97,39 +51,20 @@ public sealed class LoadTests(ITestOutputHelper output) : IntegrationTest(output
         }
 
         var sendTime = clock.Elapsed;
-        // Wait for the last echoes; whatever is missing then is lost.
-        await Task.WhenAny(Task.WhenAll(serverLoop, appLoop), Task.Delay(TimeSpan.FromSeconds(10)));
-        await cts.CancelAsync();
-        await Task.WhenAll(serverLoop, appLoop).ContinueWith(_ => { }, TaskScheduler.Default);
+        await tally.FinishAsync(TimeSpan.FromSeconds(10));
 
         var tunAfter = await LinkCounters.ReadAsync(topology.Edge, "vs0");
-        var lostOut = Missing(atServer);
-        var lostBack = Missing(atApp);
+        var lostOut = tally.Missing();
+        var lostBack = tally.Missing(back: true);
         Log($"sent {Count} x {Size} B in {sendTime.TotalSeconds:0.00} s; server got {Count - lostOut.Count}, app got {Count - lostBack.Count}");
-        Assert.True(corrupt == 0, $"{corrupt} datagrams arrived changed");
-        Assert.True(wrongSource == 0, $"{wrongSource} echoes came from somewhere else than {serverEndpoint}");
+        Assert.True(tally.Corrupt == 0, $"{tally.Corrupt} datagrams arrived changed");
+        Assert.True(tally.WrongSource == 0, $"{tally.WrongSource} echoes came from somewhere else than {serverEndpoint}");
         var where = lostOut.Count + lostBack.Count > 0 ? await LossReport.DescribeAsync(topology, vs) : "";
         Assert.True(lostOut.Count == 0, $"{lostOut.Count} datagrams never reached the server (first: {string.Join(',', lostOut.Take(10))}).\n{vs.Process.Output()}\n{where}");
         Assert.True(lostBack.Count == 0, $"{lostBack.Count} echoes never reached the app (first: {string.Join(',', lostBack.Take(10))}).\n{vs.Process.Output()}\n{where}");
-        Assert.True(atServer.All(c => c == 1), "the server got a datagram twice");
-        Assert.True(atApp.All(c => c == 1), "the app got an echo twice");
+        Assert.True(tally.Duplicates == 0, $"{tally.Duplicates} datagrams or echoes arrived twice");
         Assert.True(tunAfter.TxPackets - tunBefore.TxPackets >= Count && tunAfter.RxPackets - tunBefore.RxPackets >= Count,
             $"the datagrams did not all pass through vs0: {tunBefore} -> {tunAfter}");
         await vs.StopAsync();
-    }
-
-
-    private static List<int> Missing(int[] counts)
-    {
-        var missing = new List<int>();
-        for (var i = 0; i < counts.Length; i++)
-        {
-            if (counts[i] == 0)
-            {
-                missing.Add(i);
-            }
-        }
-
-        return missing;
     }
 }
