@@ -1,4 +1,5 @@
 using VirtualStack.Contracts.Flows;
+using VirtualStack.Contracts.Policies;
 using VirtualStack.Host.Rules;
 
 namespace VirtualStack.Host.Flows;
@@ -35,6 +36,12 @@ internal sealed class FlowEntry
 
     public long Packets;
     public long Bytes;
+
+    /// <summary>The local sender, for a policy that decides by it (looked up by the rule's policy on the first packet).</summary>
+    public FlowSender? Sender;
+
+    /// <summary>What has been looked up about the sender so far (pipeline thread only).</summary>
+    public SenderDetails SenderLooked;
 
     // Intrusive doubly linked LRU list: moving a flow to the front on each packet costs four pointer writes and
     // no allocation.

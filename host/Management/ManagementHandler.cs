@@ -247,6 +247,8 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
                 ["policy_errors"] = p.Errors,
                 ["kept_without_asking"] = p.SuspendedPackets,
                 ["last_error"] = p.LastError,
+                ["sender_lookups"] = p.SenderLookups,
+                ["senders_unknown"] = p.SendersUnknown,
             });
         }
 
@@ -269,6 +271,8 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
                     ["policy_errors"] = 0,
                     ["kept_without_asking"] = 0,
                     ["last_error"] = null,
+                    ["sender_lookups"] = 0,
+                    ["senders_unknown"] = 0,
                 });
             }
         }
@@ -379,6 +383,14 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
                 ["migrations"] = engine.Migrations,
                 ["migrated_to"] = engine.MigratedTo?.ToString(),
                 ["paths"] = engine.MultipathFlow is { } multipath ? PathsJson(multipath, now) : null,
+                ["sender"] = e.Sender is { } sender
+                    ? new JsonObject
+                    {
+                        ["uid"] = sender.Uid,
+                        ["pid"] = sender.ProcessId >= 0 ? sender.ProcessId : null,
+                        ["cgroups"] = new JsonArray([.. sender.Cgroups.Select(c => (JsonNode)JsonValue.Create(c))]),
+                    }
+                    : null,
             });
         }
 
