@@ -36,8 +36,9 @@ public readonly struct FlowContext
     public long FlowId { get; }
 
     /// <summary>
-    /// Index of the stack carrying the flow now, -1 before its first packet was carried. While a wanted stack is
-    /// still being built this stays the old one (make before break).
+    /// Index of the stack carrying the flow now (the one that took its last packet routed so far: the decision runs
+    /// ahead of the routing by the packets in flight, a batch or two), -1 before its first packet was carried. While
+    /// a wanted stack is still being built this stays the old one (make before break).
     /// </summary>
     public int CurrentStack { get; }
 

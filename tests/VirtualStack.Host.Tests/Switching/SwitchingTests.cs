@@ -50,6 +50,52 @@ public sealed class SwitchingTests
     }
 
     [Fact]
+    public async Task The_policy_sees_each_flows_id_and_the_stack_carrying_it()
+    {
+        var policy = new ScriptedPolicy { Choice = 1 };
+        await using var harness = new PipelineHarness(policy);
+        int carried = 0;
+
+        // One packet at a time, each carried before the next is decided: the decision stage runs ahead of the flow
+        // router by the packets in flight, so CurrentStack is the stack that carried the flow's last routed packet.
+        async Task Send(int number, ushort port)
+        {
+            await harness.Feed(PipelineHarness.Numbered(number, 1, sourcePort: port));
+            carried++;
+            for (int i = 0; i < 500 && await harness.OnLoop(() => harness.A.Sent.Count + harness.B.Sent.Count) < carried; i++)
+            {
+                await Task.Delay(10);
+            }
+        }
+
+        for (int i = 0; i < 3; i++)
+        {
+            await Send(i, 5000);
+        }
+
+        for (int i = 3; i < 6; i++)
+        {
+            await Send(i, 5001);
+        }
+
+        policy.Choice = 0;
+        await Send(6, 5000);
+        await Send(7, 5000);
+
+        FlowEntry[] flows = [.. harness.Flows.Table.Snapshot().OrderBy(f => f.Key.SourcePort)];
+        Assert.Equal(2, flows.Length);
+        long first = flows[0].Id;
+        long second = flows[1].Id;
+        Assert.NotEqual(first, second);
+        Assert.True(first > 0 && second > 0);
+        // Before its first packet a flow is on no stack (-1); then on the stack the policy chose (1); after the
+        // policy moved it back, the next packet sees the stack that carried the one before it (0).
+        Assert.Equal(
+            [(first, -1), (first, 1), (first, 1), (second, -1), (second, 1), (second, 1), (first, 1), (first, 0)],
+            policy.Contexts);
+    }
+
+    [Fact]
     public async Task A_switch_to_a_stack_still_being_built_waits_for_it_and_its_delay_includes_the_build()
     {
         var policy = new ScriptedPolicy();
