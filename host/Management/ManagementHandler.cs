@@ -449,6 +449,7 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
         ["count"] = s.Count,
         ["min"] = Math.Round(s.Min / divisor, 3),
         ["median"] = Math.Round(s.Median / divisor, 3),
+        ["p99"] = Math.Round(s.P99 / divisor, 3),
         ["max"] = Math.Round(s.Max / divisor, 3),
         ["last"] = Math.Round(s.Last / divisor, 3),
     };
