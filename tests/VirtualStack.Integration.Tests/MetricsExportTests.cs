@@ -21,16 +21,9 @@ public sealed class MetricsExportTests(ITestOutputHelper output) : IntegrationTe
     {
         await using var topology = await TopologyAsync();
         string counters = await FindOrInstallAsync();
-        var listener = topology.Track(NsProcess.Start(topology.Server, VsExecutable.Path,
-            ["dccp", "listen", "--port", $"{DccpPort}", "--address", $"{topology.Main.ServerV4}", "--deliver", $"{topology.Main.ServerV4}:{SwitchStream.PortB}"],
-            Log, VsExecutable.Environment()));
-        await listener.WaitForLineAsync(l => l.Contains("listening", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "the DCCP listener's readiness");
-        VsConfig config = SwitchStream.Config(SwitchStream.Rule(topology, "TimedSwitch", new Dictionary<string, string> { ["Period"] = "00:00:00.2" },
-            "udp", "dccp", $"{topology.Main.ServerV4}:{DccpPort}"));
-        config.Stacks.Clear();
-        config.Stacks["udp"] = new() { ["Plugin"] = "Udp" };
-        config.Stacks["dccp"] = new() { ["Plugin"] = "Dccp", ["SendQueue"] = "8192" };
-        config.Stacks["raw"] = new() { ["Plugin"] = "Raw" };
+        await SwitchStream.StartDccpFarEndAsync(topology, DccpPort, Log);
+        VsConfig config = SwitchStream.UdpDccpConfig(8192, SwitchStream.Rule(topology, "TimedSwitch",
+            new Dictionary<string, string> { ["Period"] = "00:00:00.2" }, "udp", "dccp", $"{topology.Main.ServerV4}:{DccpPort}"));
         await using var vs = await VsInstance.StartAsync(topology, config);
         await using var stream = SwitchStream.Open(topology);
 

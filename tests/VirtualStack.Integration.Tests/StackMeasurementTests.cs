@@ -18,20 +18,13 @@ public sealed class StackMeasurementTests(ITestOutputHelper output) : Integratio
     public async Task A_stacks_own_measurement_crossing_a_threshold_moves_the_flow_without_loss()
     {
         await using var topology = await TopologyAsync();
-        var listener = topology.Track(NsProcess.Start(topology.Server, VsExecutable.Path,
-            ["dccp", "listen", "--port", $"{DccpPort}", "--address", $"{topology.Main.ServerV4}", "--deliver", $"{topology.Main.ServerV4}:{SwitchStream.PortB}"],
-            Log, VsExecutable.Environment()));
-        await listener.WaitForLineAsync(l => l.Contains("listening", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "the DCCP listener's readiness");
+        await SwitchStream.StartDccpFarEndAsync(topology, DccpPort, Log);
 
         // dccp first (preferred while healthy) to the listener in front of server B; udp to server A.
         var rule = new VsRule("stream", "udp", SwitchStream.AppPort, ["dccp", "udp"],
             new Dictionary<string, string> { ["dccp"] = $"{topology.Main.ServerV4}:{DccpPort}", ["udp"] = $"{topology.Main.ServerV4}:{SwitchStream.PortA}" },
             "MeasurementDriven", new Dictionary<string, string> { ["MinCwnd"] = "1000000" });
-        VsConfig config = SwitchStream.Config(rule);
-        config.Stacks.Clear();
-        config.Stacks["udp"] = new() { ["Plugin"] = "Udp" };
-        config.Stacks["dccp"] = new() { ["Plugin"] = "Dccp", ["SendQueue"] = "8192" };
-        config.Stacks["raw"] = new() { ["Plugin"] = "Raw" };
+        VsConfig config = SwitchStream.UdpDccpConfig(8192, rule);
         await using var vs = await VsInstance.StartAsync(topology, config);
         await using var stream = SwitchStream.Open(topology);
 
