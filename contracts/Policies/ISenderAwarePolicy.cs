@@ -10,14 +10,18 @@ public enum SenderDetails
     /// <summary>The socket owner's uid (one read of the socket table per new flow).</summary>
     Uid = 1,
 
-    /// <summary>The process holding the socket and its control groups (a walk over <c>/proc/*/fd</c> per new flow: costlier).</summary>
+    /// <summary>
+    /// The process holding the socket and its control groups: a walk over every process's descriptors
+    /// (<c>/proc/*/fd</c>), milliseconds to tens of milliseconds, so the host does it off the pipeline thread and the
+    /// flow's first packets (until it is done) see a sender with its uid but no process and no cgroups.
+    /// </summary>
     Cgroup = 2,
 }
 
 /// <summary>
 /// A policy that decides by the sending process: the host looks the sender up once per flow, on the flow's first
-/// packet (before <see cref="IDecisionPolicy.Choose"/> is called for it), and passes it in
-/// <see cref="FlowContext.Sender"/> for every packet of the flow.
+/// packet (the uid before <see cref="IDecisionPolicy.Choose"/> is called for it; the process and its cgroups shortly
+/// after, see <see cref="SenderDetails.Cgroup"/>), and passes it in <see cref="FlowContext.Sender"/>.
 /// </summary>
 /// <remarks>
 /// A TUN device delivers bare IP packets; the host finds the sender from the packet's source address and port in the

@@ -93,7 +93,7 @@ internal sealed class RulePolicy : IFlowPolicy, IDisposable
             LookUpSender(flow, wanted);
         }
 
-        return Ask(binding, info, new FlowContext(flow.CreatedAt, now, _stacks.Length, flow.Id, flow.Engine.Active, flow.Sender), now);
+        return Ask(binding, info, new FlowContext(flow.CreatedAt, now, _stacks.Length, flow.Id, flow.Engine.Active, Volatile.Read(ref flow.Sender)), now);
     }
 
     /// <summary>The stack for a packet of a flow known only by its start (no id, no current stack, no sender).</summary>
@@ -140,23 +140,55 @@ internal sealed class RulePolicy : IFlowPolicy, IDisposable
         return KeepCurrent;
     }
 
-    /// <summary>Once per flow (and once more if a new policy wants more detail): the kernel's account of the sender.</summary>
+    /// <summary>
+    /// Once per flow (and once more if a new policy wants more detail): the kernel's account of the sender. The uid
+    /// at once (one small file read), so the first packet is decided by it; the process and its cgroups on the thread
+    /// pool (a walk over every process's descriptors), published to the flow when found.
+    /// </summary>
     private void LookUpSender(FlowEntry flow, SenderDetails wanted)
     {
         flow.SenderLooked |= wanted;
+        _senderLookups++;
+        (int Uid, long Inode)? socket;
         try
         {
-            flow.Sender = FlowSenderLookup.Find(flow.Key, wanted);
+            socket = FlowSenderLookup.FindSocket(flow.Key);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
         {
-            flow.Sender = null;
+            socket = null;
         }
 
-        _senderLookups++;
-        if (flow.Sender is null)
+        if (socket is not { } found)
         {
             _sendersUnknown++;
+            return;
+        }
+
+        if (flow.Sender is null || flow.Sender.Uid != found.Uid)
+        {
+            Volatile.Write(ref flow.Sender, new FlowSender(found.Uid, -1, []));
+        }
+
+        if ((wanted & SenderDetails.Cgroup) != 0)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(new CgroupLookup(flow, found.Uid, found.Inode), preferLocal: false);
+        }
+    }
+
+    /// <summary>The slow half of a sender lookup, on the thread pool; the flow's next packets see what it found.</summary>
+    private sealed class CgroupLookup(FlowEntry flow, int uid, long inode) : IThreadPoolWorkItem
+    {
+        public void Execute()
+        {
+            try
+            {
+                Volatile.Write(ref flow.Sender, FlowSenderLookup.Describe(uid, inode));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The process went away meanwhile: the flow keeps its uid alone.
+            }
         }
     }
 
