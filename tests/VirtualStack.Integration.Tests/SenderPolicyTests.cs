@@ -73,6 +73,9 @@ public sealed class SenderPolicyTests(ITestOutputHelper output) : IntegrationTes
             // exec mounts the namespace's own /sys, without the cgroup file system); socat inherits the group.
             var grouped = await Cmd.RunAsync("sh", ["-c", $"echo $$ > {cgroupDirectory}/cgroup.procs && exec ip netns exec {topology.Edge} sh -c '{loop}' cgroup"],
                 TimeSpan.FromSeconds(30));
+            // Where the cgroup file system refuses a new member (a delegated hierarchy with controllers enabled), the
+            // half of the test that needs it cannot run; nothing was sent then.
+            Skip.If(!grouped.Ok && grouped.StdErr.Contains("cgroup.procs", StringComparison.Ordinal), $"cannot move a process into {cgroupDirectory}: {grouped.StdErr}");
             Assert.True(grouped.Ok, grouped.ToString());
 
             await Task.Delay(1000);
