@@ -374,6 +374,7 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
                 ["forced"] = forced >= 0 ? engine.Slots[forced].Runtime.Name : null,
                 ["packets"] = e.Packets,
                 ["bytes"] = e.Bytes,
+                ["drops"] = FlowDrops(e),
                 ["replies"] = Interlocked.Read(ref engine.RepliesDelivered),
                 ["switches"] = engine.Switches,
                 ["switch_delay_us"] = Summary(delays, 1),
@@ -453,6 +454,25 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
         ["max"] = Math.Round(s.Max / divisor, 3),
         ["last"] = Math.Round(s.Last / divisor, 3),
     };
+
+    /// <summary>A flow's drops by reason, only the reasons that happened.</summary>
+    private static JsonObject FlowDrops(FlowEntry e)
+    {
+        var drops = new JsonObject();
+        if (e.DropsByReason is { } counts)
+        {
+            for (int reason = 1; reason < counts.Length; reason++)
+            {
+                long count = Volatile.Read(ref counts[reason]);
+                if (count > 0)
+                {
+                    drops[ToName((DropReason)reason)] = count;
+                }
+            }
+        }
+
+        return drops;
+    }
 
     private static string ToName(DropReason reason)
     {

@@ -45,6 +45,8 @@ public sealed class StackMeasurementTests(ITestOutputHelper output) : Integratio
         Log($"state: {state}; flow on {flow.GetProperty("stack")}");
 
         Assert.Equal("udp", flow.GetProperty("stack").GetString());
+        // The first datagram, dropped while the flow's first stack was built, is counted on the flow by reason.
+        Assert.Equal(1, flow.GetProperty("drops").GetProperty("stack_not_ready").GetInt64());
         Assert.Contains("1 flow(s) with their own choice", state, StringComparison.Ordinal);
         // Everything after the first datagram arrived exactly once, first on dccp (B), then on udp (A), in order.
         string counted = route[1..];

@@ -1,3 +1,4 @@
+using VirtualStack.Contracts.Packets;
 using VirtualStack.Host.Decision;
 using VirtualStack.Host.Flows;
 using VirtualStack.Host.Metrics;
@@ -93,6 +94,28 @@ public sealed class SwitchingTests
         Assert.Equal(
             [(first, -1), (first, 1), (first, 1), (second, -1), (second, 1), (second, 1), (first, 1), (first, 0)],
             policy.Contexts);
+    }
+
+    [Fact]
+    public async Task A_new_flows_packets_before_its_first_stack_is_ready_are_dropped_and_counted_on_the_flow()
+    {
+        var policy = new ScriptedPolicy { Choice = 1 };
+        var gated = new RecordingStack("udpB") { OpenGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        await using var harness = new PipelineHarness(policy, second: gated);
+
+        // A new flow has no stack to stay on while its first one is built.
+        await harness.Feed(PipelineHarness.Numbered(0, 5));
+        await Task.Delay(50);
+        gated.OpenGate.SetResult();
+        await Task.Delay(50);
+        await harness.Feed(PipelineHarness.Numbered(5, 5));
+
+        Assert.Equal(Enumerable.Range(5, 5), gated.Sent.Select(s => Number(s.Payload)));
+        FlowEntry flow = Assert.Single(harness.Flows.Table.Snapshot());
+        long[] drops = Assert.IsType<long[]>(flow.DropsByReason);
+        Assert.Equal(5, drops[(int)DropReason.StackNotReady]);
+        Assert.Equal(5, drops.Sum());
+        Assert.Equal(5, harness.Counters.Drops(DropReason.StackNotReady));
     }
 
     [Fact]
