@@ -1,4 +1,5 @@
 using VirtualStack.Contracts.Packets;
+using VirtualStack.Host.Flows;
 
 namespace VirtualStack.Host.Decision;
 
@@ -12,5 +13,5 @@ internal sealed class FirstStackPolicy : IFlowPolicy
 
     public string Name => "(default rule)";
 
-    public int Choose(in PacketInfo info, long flowCreatedAt, long now) => 0;
+    public int Choose(in PacketInfo info, FlowEntry flow, long now) => 0;
 }

@@ -1,4 +1,5 @@
 using VirtualStack.Contracts.Packets;
+using VirtualStack.Host.Flows;
 
 namespace VirtualStack.Host.Decision;
 
@@ -13,5 +14,5 @@ internal interface IFlowPolicy
     string Name { get; }
 
     /// <summary>Index into the rule's stack list, or <see cref="RulePolicy.KeepCurrent"/>.</summary>
-    int Choose(in PacketInfo info, long flowCreatedAt, long now);
+    int Choose(in PacketInfo info, FlowEntry flow, long now);
 }

@@ -14,4 +14,21 @@ internal sealed record PolicyBinding(
     IDecisionPolicy Policy,
     int Forced,
     long Epoch,
-    DateTimeOffset Since);
+    DateTimeOffset Since)
+{
+    /// <summary>What the policy wants to know about each flow's sender, read once when the binding is made.</summary>
+    public SenderDetails SenderDetails { get; } = Wanted(Policy);
+
+    private static SenderDetails Wanted(IDecisionPolicy policy)
+    {
+        try
+        {
+            return policy is ISenderAwarePolicy aware ? aware.SenderDetails : SenderDetails.None;
+        }
+        catch (Exception)
+        {
+            // A plugin whose property throws gets no lookup: its Choose still runs, and reports its own errors.
+            return SenderDetails.None;
+        }
+    }
+}

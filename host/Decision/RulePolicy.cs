@@ -2,6 +2,7 @@ using System.Globalization;
 using VirtualStack.Contracts.Measurements;
 using VirtualStack.Contracts.Packets;
 using VirtualStack.Contracts.Policies;
+using VirtualStack.Host.Flows;
 
 namespace VirtualStack.Host.Decision;
 
@@ -39,6 +40,8 @@ internal sealed class RulePolicy : IFlowPolicy, IDisposable
     private long _windowSecond = long.MinValue;
     private int _windowErrors;
     private long _suspendedUntil = long.MinValue;
+    private long _senderLookups;
+    private long _sendersUnknown;
     private volatile string? _lastError;
 
     // Reporting state, touched only by ReportErrors (the management timer).
@@ -71,7 +74,12 @@ internal sealed class RulePolicy : IFlowPolicy, IDisposable
 
     public string? LastError => _lastError;
 
-    public int Choose(in PacketInfo info, long flowCreatedAt, long now)
+    /// <summary>
+    /// The stack for one packet of <paramref name="flow"/>: the operator's override, else the policy's choice, which
+    /// sees the flow's id, its current stack and (for a policy that asks) its local sender, looked up on the flow's
+    /// first packet.
+    /// </summary>
+    public int Choose(in PacketInfo info, FlowEntry flow, long now)
     {
         PolicyBinding binding = _binding;
         if (binding.Forced >= 0)
@@ -79,6 +87,29 @@ internal sealed class RulePolicy : IFlowPolicy, IDisposable
             return binding.Forced;
         }
 
+        SenderDetails wanted = binding.SenderDetails;
+        if (wanted != SenderDetails.None && (wanted & ~flow.SenderLooked) != 0)
+        {
+            LookUpSender(flow, wanted);
+        }
+
+        return Ask(binding, info, new FlowContext(flow.CreatedAt, now, _stacks.Length, flow.Id, flow.Engine.Active, Volatile.Read(ref flow.Sender)), now);
+    }
+
+    /// <summary>The stack for a packet of a flow known only by its start (no id, no current stack, no sender).</summary>
+    public int Choose(in PacketInfo info, long flowCreatedAt, long now)
+    {
+        PolicyBinding binding = _binding;
+        return binding.Forced >= 0 ? binding.Forced : Ask(binding, info, new FlowContext(flowCreatedAt, now, _stacks.Length), now);
+    }
+
+    /// <summary>Flows whose sender was looked up, and those of them the kernel could not tell.</summary>
+    public long SenderLookups => Volatile.Read(ref _senderLookups);
+
+    public long SendersUnknown => Volatile.Read(ref _sendersUnknown);
+
+    private int Ask(PolicyBinding binding, in PacketInfo info, in FlowContext context, long now)
+    {
         if (now < _suspendedUntil)
         {
             _suspendedPackets++;
@@ -88,7 +119,7 @@ internal sealed class RulePolicy : IFlowPolicy, IDisposable
         int choice;
         try
         {
-            choice = binding.Policy.Choose(info, new FlowContext(flowCreatedAt, now, _stacks.Length));
+            choice = binding.Policy.Choose(info, context);
         }
         catch (Exception e)
         {
@@ -107,6 +138,58 @@ internal sealed class RulePolicy : IFlowPolicy, IDisposable
         }
 
         return KeepCurrent;
+    }
+
+    /// <summary>
+    /// Once per flow (and once more if a new policy wants more detail): the kernel's account of the sender. The uid
+    /// at once (one small file read), so the first packet is decided by it; the process and its cgroups on the thread
+    /// pool (a walk over every process's descriptors), published to the flow when found.
+    /// </summary>
+    private void LookUpSender(FlowEntry flow, SenderDetails wanted)
+    {
+        flow.SenderLooked |= wanted;
+        _senderLookups++;
+        (int Uid, long Inode)? socket;
+        try
+        {
+            socket = FlowSenderLookup.FindSocket(flow.Key);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            socket = null;
+        }
+
+        if (socket is not { } found)
+        {
+            _sendersUnknown++;
+            return;
+        }
+
+        if (flow.Sender is null || flow.Sender.Uid != found.Uid)
+        {
+            Volatile.Write(ref flow.Sender, new FlowSender(found.Uid, -1, []));
+        }
+
+        if ((wanted & SenderDetails.Cgroup) != 0)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(new CgroupLookup(flow, found.Uid, found.Inode), preferLocal: false);
+        }
+    }
+
+    /// <summary>The slow half of a sender lookup, on the thread pool; the flow's next packets see what it found.</summary>
+    private sealed class CgroupLookup(FlowEntry flow, int uid, long inode) : IThreadPoolWorkItem
+    {
+        public void Execute()
+        {
+            try
+            {
+                Volatile.Write(ref flow.Sender, FlowSenderLookup.Describe(uid, inode));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The process went away meanwhile: the flow keeps its uid alone.
+            }
+        }
     }
 
     /// <summary>Hands a measurement to the policy. Returns null, or the policy's error (also counted).</summary>

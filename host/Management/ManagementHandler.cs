@@ -247,6 +247,8 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
                 ["policy_errors"] = p.Errors,
                 ["kept_without_asking"] = p.SuspendedPackets,
                 ["last_error"] = p.LastError,
+                ["sender_lookups"] = p.SenderLookups,
+                ["senders_unknown"] = p.SendersUnknown,
             });
         }
 
@@ -269,6 +271,8 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
                     ["policy_errors"] = 0,
                     ["kept_without_asking"] = 0,
                     ["last_error"] = null,
+                    ["sender_lookups"] = 0,
+                    ["senders_unknown"] = 0,
                 });
             }
         }
@@ -370,6 +374,7 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
                 ["forced"] = forced >= 0 ? engine.Slots[forced].Runtime.Name : null,
                 ["packets"] = e.Packets,
                 ["bytes"] = e.Bytes,
+                ["drops"] = FlowDrops(e),
                 ["replies"] = Interlocked.Read(ref engine.RepliesDelivered),
                 ["switches"] = engine.Switches,
                 ["switch_delay_us"] = Summary(delays, 1),
@@ -379,6 +384,14 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
                 ["migrations"] = engine.Migrations,
                 ["migrated_to"] = engine.MigratedTo?.ToString(),
                 ["paths"] = engine.MultipathFlow is { } multipath ? PathsJson(multipath, now) : null,
+                ["sender"] = e.Sender is { } sender
+                    ? new JsonObject
+                    {
+                        ["uid"] = sender.Uid,
+                        ["pid"] = sender.ProcessId >= 0 ? sender.ProcessId : null,
+                        ["cgroups"] = new JsonArray([.. sender.Cgroups.Select(c => (JsonNode)JsonValue.Create(c))]),
+                    }
+                    : null,
             });
         }
 
@@ -437,9 +450,29 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
         ["count"] = s.Count,
         ["min"] = Math.Round(s.Min / divisor, 3),
         ["median"] = Math.Round(s.Median / divisor, 3),
+        ["p99"] = Math.Round(s.P99 / divisor, 3),
         ["max"] = Math.Round(s.Max / divisor, 3),
         ["last"] = Math.Round(s.Last / divisor, 3),
     };
+
+    /// <summary>A flow's drops by reason, only the reasons that happened.</summary>
+    private static JsonObject FlowDrops(FlowEntry e)
+    {
+        var drops = new JsonObject();
+        if (e.DropsByReason is { } counts)
+        {
+            for (int reason = 1; reason < counts.Length; reason++)
+            {
+                long count = Volatile.Read(ref counts[reason]);
+                if (count > 0)
+                {
+                    drops[ToName((DropReason)reason)] = count;
+                }
+            }
+        }
+
+        return drops;
+    }
 
     private static string ToName(DropReason reason)
     {

@@ -56,9 +56,14 @@ internal sealed class SampleReservoir(int capacity)
         Array.Sort(recent);
         int n = recent.Length;
         double median = n % 2 == 1 ? recent[n / 2] : (recent[(n / 2) - 1] + recent[n / 2]) / 2;
-        return summary with { Median = median };
+        // Nearest rank: the smallest value at or above which lie 99 % of the recent values.
+        double p99 = recent[Math.Max(0, (int)Math.Ceiling(0.99 * n) - 1)];
+        return summary with { Median = median, P99 = p99 };
     }
 }
 
-/// <summary>Count, minimum, median (of the recent values), maximum and last value; all 0 when empty.</summary>
-internal readonly record struct SampleSummary(long Count, double Min, double Median, double Max, double Last);
+/// <summary>Count, minimum, median and 99th percentile (of the recent values), maximum and last value; all 0 when empty.</summary>
+internal readonly record struct SampleSummary(long Count, double Min, double Median, double Max, double Last)
+{
+    public double P99 { get; init; }
+}

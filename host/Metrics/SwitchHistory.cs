@@ -25,7 +25,7 @@ internal sealed class SwitchHistory
         }
     }
 
-    /// <summary>All switches counted, min/median(recent)/max of their delays, and the recent ones oldest first.</summary>
+    /// <summary>All switches counted, min/median and p99 (recent)/max of their delays, and the recent ones oldest first.</summary>
     public (SampleSummary Delays, SwitchRecord[] Recent) Snapshot()
     {
         lock (_gate)
@@ -44,7 +44,8 @@ internal sealed class SwitchHistory
 
             double[] delays = recent.Select(r => r.DelayUs).Order().ToArray();
             double median = n % 2 == 1 ? delays[n / 2] : (delays[(n / 2) - 1] + delays[n / 2]) / 2;
-            return (new SampleSummary(_count, _min, median, _max, recent[^1].DelayUs), recent);
+            double p99 = delays[Math.Max(0, (int)Math.Ceiling(0.99 * n) - 1)];
+            return (new SampleSummary(_count, _min, median, _max, recent[^1].DelayUs) { P99 = p99 }, recent);
         }
     }
 }

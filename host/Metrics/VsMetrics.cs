@@ -58,6 +58,7 @@ internal sealed class VsMetrics : IDisposable
         _meter.CreateObservableCounter("virtualstack.flow.packets", () => PerFlow(e => e.Packets), "{packet}", "Packets of a flow from the application");
         _meter.CreateObservableCounter("virtualstack.flow.bytes", () => PerFlow(e => e.Bytes), "By", "Bytes of a flow from the application");
         _meter.CreateObservableCounter("virtualstack.flow.replies", () => PerFlow(e => Interlocked.Read(ref e.Engine.RepliesDelivered)), "{packet}", "Replies written back to the application");
+        _meter.CreateObservableCounter("virtualstack.flow.drops", FlowDrops, "{packet}", "Packets of a flow dropped, by reason");
         _meter.CreateObservableCounter("virtualstack.flow.switches", () => PerFlow(e => e.Engine.Switches), "{switch}", "Times the flow changed stacks");
         _meter.CreateObservableGauge("virtualstack.flow.stack", CurrentStack, "{index}", "Index of the stack carrying the flow in its rule (tag stack: its name)");
         _meter.CreateObservableGauge("virtualstack.flow.rtt", () => Measured(v => v.RttMs), "ms", "Round-trip time a stack measured for the flow (DCCP)");
@@ -119,6 +120,26 @@ internal sealed class VsMetrics : IDisposable
 
     private IEnumerable<Measurement<long>> PerFlow(Func<FlowEntry, long> value) =>
         RecentFlows().Select(e => new Measurement<long>(value(e), FlowTags(e)));
+
+    private IEnumerable<Measurement<long>> FlowDrops()
+    {
+        foreach (FlowEntry e in RecentFlows())
+        {
+            if (e.DropsByReason is not { } drops)
+            {
+                continue;
+            }
+
+            for (int reason = 1; reason < drops.Length; reason++)
+            {
+                long count = Volatile.Read(ref drops[reason]);
+                if (count > 0)
+                {
+                    yield return new(count, [.. FlowTags(e), Tag("reason", SnakeCase(((DropReason)reason).ToString()))]);
+                }
+            }
+        }
+    }
 
     private IEnumerable<Measurement<int>> CurrentStack()
     {

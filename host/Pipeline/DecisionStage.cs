@@ -37,7 +37,7 @@ internal sealed class DecisionStage(FlowManager flows, PipelineCounters counters
             entry.Packets++;
             entry.Bytes += packet.Length;
             entries[i] = entry;
-            packet.Stack = (short)entry.Rule.Policy.Choose(packet, entry.CreatedAt, now);
+            packet.Stack = (short)entry.Rule.Policy.Choose(packet, entry, now);
         }
     }
 }

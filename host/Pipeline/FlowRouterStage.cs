@@ -31,6 +31,7 @@ internal sealed class FlowRouterStage(FlowManager flows, PipelineCounters counte
             {
                 packet.Drop = engine is null ? DropReason.Unsupported : DropReason.StackNotReady;
                 counters.Drop(packet.Drop);
+                entries[i]?.Drop(packet.Drop);
                 continue;
             }
 

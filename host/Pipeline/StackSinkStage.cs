@@ -37,6 +37,7 @@ internal sealed class StackSinkStage(PacketBatchPool pool, PipelineCounters coun
                 packet.Drop = drop;
                 counters.Drop(drop);
                 runtime.Drops++;
+                batch.Flows[i]?.Drop(drop);
                 continue;
             }
 

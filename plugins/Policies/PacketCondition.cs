@@ -1,5 +1,6 @@
 using VirtualStack.Contracts.Net;
 using VirtualStack.Contracts.Packets;
+using VirtualStack.Contracts.Policies;
 
 namespace VirtualStack.Plugins.Policies;
 
@@ -33,7 +34,19 @@ internal sealed class PacketCondition
 
     public TimeWindow? Time { get; set; }
 
+    /// <summary>The sending socket's owner must be in this uid range (null: any sender, known or not).</summary>
+    public (int Low, int High)? Uid { get; set; }
+
+    /// <summary>The sending process must be in this control group or below it (null: any).</summary>
+    public string? Cgroup { get; set; }
+
     /// <summary>True when every field given matches; the time window is checked by the caller (cached per second).</summary>
+    public bool Matches(in PacketInfo packet, FlowSender? sender) =>
+        Matches(packet) &&
+        (Uid is not { } uid || (sender is not null && sender.Uid >= uid.Low && sender.Uid <= uid.High)) &&
+        (Cgroup is not { } cgroup || (sender is not null && sender.InCgroup(cgroup)));
+
+    /// <summary>True when every packet field given matches (the sender's fields are not looked at).</summary>
     public bool Matches(in PacketInfo packet) =>
         (Protocol is not { } protocol || protocol == packet.Protocol) &&
         packet.Flow.SourcePort >= SourcePortLow && packet.Flow.SourcePort <= SourcePortHigh &&

@@ -12,9 +12,7 @@ internal sealed class RuleBasedOptions
     public const int MaxConditions = 64;
 
     private static readonly string[] ConditionKeys =
-        ["Stack", "Protocol", "Source", "Destination", "SourcePort", "DestinationPort", "MinSize", "MaxSize", "Dscp", "Time"];
-
-    private static readonly string[] SenderKeys = ["Uid", "Gid", "User", "Cgroup", "Process", "Pid"];
+        ["Stack", "Protocol", "Source", "Destination", "SourcePort", "DestinationPort", "MinSize", "MaxSize", "Dscp", "Time", "Uid", "Cgroup"];
 
     private RuleBasedOptions(PacketCondition[] conditions, int defaultStack)
     {
@@ -76,14 +74,6 @@ internal sealed class RuleBasedOptions
     {
         foreach (string key in fields.Keys)
         {
-            if (Array.Exists(SenderKeys, k => k.Equals(key, StringComparison.OrdinalIgnoreCase)))
-            {
-                throw new FormatException(
-                    $"{prefix}:{key}: the sending process is unknown to VirtualStack: a TUN device delivers bare IP packets, and neither the " +
-                    "packet nor the TUN interface tells which uid, cgroup or process sent it. Steer by sender in front of the VNIC instead " +
-                    "(ip rule ... uidrange, or an nftables rule on meta skuid / socket cgroupv2 that sets the DSCP this policy matches).");
-            }
-
             if (!Array.Exists(ConditionKeys, k => k.Equals(key, StringComparison.OrdinalIgnoreCase)))
             {
                 throw new FormatException($"{prefix}:{key}: unknown field (known: {string.Join(", ", ConditionKeys)})");
@@ -127,6 +117,18 @@ internal sealed class RuleBasedOptions
         if (fields.GetValueOrDefault("Time") is { } time)
         {
             condition.Time = TimeWindow.Parse($"{prefix}:Time", time);
+        }
+
+        if (fields.GetValueOrDefault("Uid") is { } uid)
+        {
+            condition.Uid = Users.ParseUidRange($"{prefix}:Uid", uid);
+        }
+
+        if (fields.GetValueOrDefault("Cgroup") is { } cgroup)
+        {
+            condition.Cgroup = cgroup.StartsWith('/') && !cgroup.Contains("//", StringComparison.Ordinal) && !cgroup.Contains('\\')
+                ? cgroup
+                : throw new FormatException($"{prefix}:Cgroup: '{cgroup}' is not a control group path like /system.slice/app.service (as in /proc/PID/cgroup)");
         }
 
         return condition;

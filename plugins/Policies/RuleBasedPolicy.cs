@@ -6,7 +6,7 @@ using VirtualStack.Contracts.Policies;
 namespace VirtualStack.Plugins.Policies;
 
 /// <summary>Evaluates <c>RuleBased</c>'s conditions per packet, in order; the time windows are re-read once a second.</summary>
-internal sealed class RuleBasedPolicy : IDecisionPolicy
+internal sealed class RuleBasedPolicy : ISenderAwarePolicy
 {
     private const long TimeRefreshMs = 1000;
 
@@ -28,7 +28,12 @@ internal sealed class RuleBasedPolicy : IDecisionPolicy
         _stacks = stacks;
         _time = time;
         _hasTimeWindows = Array.Exists(_conditions, c => c.Time is not null);
+        SenderDetails = (Array.Exists(_conditions, c => c.Uid is not null) ? SenderDetails.Uid : SenderDetails.None) |
+            (Array.Exists(_conditions, c => c.Cgroup is not null) ? SenderDetails.Uid | SenderDetails.Cgroup : SenderDetails.None);
     }
+
+    /// <summary>Uid when a condition names one, cgroups too when one names a cgroup; nothing otherwise (no lookup cost).</summary>
+    public SenderDetails SenderDetails { get; }
 
     public string? Status => string.Create(CultureInfo.InvariantCulture,
         $"{_conditions.Length} condition(s), default {(_default >= 0 ? _stacks[_default] : "keep")}");
@@ -49,7 +54,7 @@ internal sealed class RuleBasedPolicy : IDecisionPolicy
         PacketCondition[] conditions = _conditions;
         for (int i = 0; i < conditions.Length; i++)
         {
-            if ((active & (1UL << i)) != 0 && conditions[i].Matches(packet))
+            if ((active & (1UL << i)) != 0 && conditions[i].Matches(packet, flow.Sender))
             {
                 return conditions[i].Stack;
             }

@@ -5,21 +5,20 @@ namespace VirtualStack.Plugins.Policies;
 /// <summary>
 /// <c>RuleBased</c>: the first matching entry of <c>When</c> chooses the stack for each packet; <c>Default</c> (or the
 /// flow's current stack) otherwise. An entry matches on protocol, source and destination prefixes, port ranges,
-/// packet size, DSCP and local time of day; every field given must match.
+/// packet size, DSCP, local time of day, and the sending process's uid and cgroup; every field given must match.
 /// </summary>
 /// <remarks>
-/// The sending process's uid or cgroup cannot be matched: a TUN reader gets bare IP packets, and neither the packet
-/// nor the TUN interface (no <c>tun_pi</c> field, no socket metadata) carries who sent it. The way to steer by user or
-/// cgroup is in front of the VNIC: a policy-routing rule (<c>ip rule add uidrange ...</c>) or an nftables mark
-/// (<c>meta skuid</c>, <c>socket cgroupv2</c>) that sets the DSCP or selects the source address this policy then
-/// matches. Those keys are refused with that explanation.
+/// The packet read from the TUN carries no sender; the host finds it, once per flow, from the kernel's socket tables
+/// (the socket bound to the packet's source address and port, its owner, the process holding it and its cgroups) and
+/// passes it in <see cref="FlowContext.Sender"/>, because this policy asks for it (<see cref="ISenderAwarePolicy"/>)
+/// when a condition names <c>Uid</c> or <c>Cgroup</c>. Where the kernel does not tell, such a condition does not match.
 /// </remarks>
 internal sealed class RuleBasedPolicyFactory : IPolicyFactory
 {
     public string Name => "RuleBased";
 
     public string Description =>
-        "the first matching PolicyOptions.When entry (Protocol, Source, Destination, SourcePort, DestinationPort, MinSize, MaxSize, Dscp, Time) chooses the stack, else Default";
+        "the first matching PolicyOptions.When entry (Protocol, Source, Destination, SourcePort, DestinationPort, MinSize, MaxSize, Dscp, Time, Uid, Cgroup) chooses the stack, else Default";
 
     public string? Validate(PolicyOptions options) => Options.Check(options, ["When", "Default"], o => RuleBasedOptions.Parse(o));
 

@@ -40,7 +40,7 @@ public sealed class ManagementCommandTests(ITestOutputHelper output) : Integrati
             (["policy", "stream", "TimedSwitch", "Period=soon"], 1, "TimedSwitch: Period: 'soon' is not a positive time span"),
             (["policy", "stream", "TimedSwitch", "Perod=00:00:01"], 1, "Perod: unknown option"),
             (["policy", "stream", "Teleport"], 1, "no plugin in"),
-            (["policy", "stream", "RuleBased", "When:0:Stack=udpB", "When:0:Uid=1000"], 1, "the sending process is unknown"),
+            (["policy", "stream", "RuleBased", "When:0:Stack=udpB", "When:0:Uid=nosuchuser-here"], 1, "When:0:Uid: 'nosuchuser-here' is not a uid"),
             (["policy", "stream", "Static", "Stack"], 2, "'Stack' is not a option written KEY=VALUE"),
             (["measure", "udpA", "loss=2"], 1, "loss is a ratio from 0 to 1"),
         ];

@@ -32,19 +32,9 @@ public sealed class TimedSwitchTests(ITestOutputHelper output) : IntegrationTest
         var plugins = await VsInstance.RunCommandAsync(null, "plugins", "--json", "--path", VsExecutable.PluginsDirectory);
         Skip.IfNot(plugins.Ok && plugins.StdOut.Contains("stack Dccp", StringComparison.Ordinal), "the Dccp plugin provides no Dccp stack in this build");
 
-        // The far end of the dccp stack: a DCCP listener in the server namespace handing each datagram to server B.
-        var listener = topology.Track(NsProcess.Start(topology.Server, VsExecutable.Path,
-            ["dccp", "listen", "--port", $"{DccpPort}", "--address", $"{topology.Main.ServerV4}", "--deliver", $"{topology.Main.ServerV4}:{SwitchStream.PortB}"],
-            Log, VsExecutable.Environment()));
-        await listener.WaitForLineAsync(l => l.Contains("listening", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "the DCCP listener's readiness");
-
-        VsConfig config = SwitchStream.Config(SwitchStream.Rule(topology, "TimedSwitch", Period, "udp", "dccp", $"{topology.Main.ServerV4}:{DccpPort}"));
-        config.Stacks.Clear();
-        config.Stacks["udp"] = new() { ["Plugin"] = "Udp" };
-        // DCCP is congestion controlled: what CCID 2's window does not let out yet waits in the connection's send
-        // queue. The default (256) overflows in slow start and after each 200 ms on udp at 2000/s; this holds the stream.
-        config.Stacks["dccp"] = new() { ["Plugin"] = "Dccp", ["SendQueue"] = $"{Rate * Seconds}" };
-        config.Stacks["raw"] = new() { ["Plugin"] = "Raw" };
+        await SwitchStream.StartDccpFarEndAsync(topology, DccpPort, Log);
+        VsConfig config = SwitchStream.UdpDccpConfig(Rate * Seconds,
+            SwitchStream.Rule(topology, "TimedSwitch", Period, "udp", "dccp", $"{topology.Main.ServerV4}:{DccpPort}"));
         await RunAsync(topology, config, "udp", "dccp", "switch-timings-dccp.txt");
     }
 

@@ -83,7 +83,7 @@ public sealed class ControlPlaneTests(PolicyPlugins plugins) : IClassFixture<Pol
     [InlineData("test", "NoSuchPolicy", "Period", "1", "no plugin in")]
     [InlineData("test", "TimedSwitch", "Period", "soon", "TimedSwitch: Period: 'soon' is not a positive time span")]
     [InlineData("test", "TimedSwitch", "Perod", "00:00:01", "TimedSwitch: Perod: unknown option")]
-    [InlineData("test", "RuleBased", "When:0:Uid", "1000", "RuleBased: When:0:Uid: the sending process is unknown")]
+    [InlineData("test", "RuleBased", "When:0:Process", "1000", "RuleBased: When:0:Process: unknown field")]
     [InlineData("other", "Static", "Stack", "udpA", "no rule 'other'")]
     public async Task A_bad_policy_is_refused_and_changes_nothing(string rule, string policy, string key, string value, string message)
     {

@@ -66,6 +66,24 @@ public sealed class VsMetricsTests(PolicyPlugins plugins) : IClassFixture<Policy
     }
 
     [Fact]
+    public async Task A_flows_drops_are_published_by_reason()
+    {
+        var gated = new RecordingStack("udpB") { OpenGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        await using var harness = new PipelineHarness(new ScriptedPolicy { Choice = 1 }, second: gated);
+        await using var control = new ControlPlane(harness.Flows.Rules, harness.Flows, harness.Loop, harness.Runtimes, plugins.Catalog, _ => { });
+        using var metrics = new VsMetrics(harness.Counters, harness.Runtimes, () => control.LastFlows, () => harness.Flows.Table.Count, control.Policies, () => null);
+        using var listener = new Recorder(metrics.Meter);
+
+        await harness.Feed(PipelineHarness.Numbered(0, 4));
+        gated.OpenGate.SetResult();
+        await control.SampleAsync();
+        listener.Collect();
+
+        Assert.Equal(4, listener.Long(metrics.Meter, "virtualstack.flow.drops", ("flow.id", 1L), ("rule", "test"), ("reason", "stack_not_ready")));
+        Assert.Equal(4, listener.Long(metrics.Meter, "virtualstack.drops", ("reason", "stack_not_ready")));
+    }
+
+    [Fact]
     public async Task The_sampler_reports_each_rules_throughput_per_stack_to_its_policy()
     {
         var policy = new ScriptedPolicy { Choice = 0 };

@@ -132,6 +132,6 @@ public sealed class PipelineTests
 
         public string Name => "Test";
 
-        public int Choose(in PacketInfo info, long flowCreatedAt, long now) => Choice;
+        public int Choose(in PacketInfo info, FlowEntry flow, long now) => Choice;
     }
 }

@@ -83,15 +83,46 @@ public sealed class RuleBasedPolicyTests(PolicyPlugins plugins) : IClassFixture<
     }
 
     [Fact]
-    public void The_sending_process_cannot_be_matched_and_the_refusal_says_why()
+    public void The_sending_process_uid_and_cgroup_match_when_the_host_knows_the_sender()
     {
-        foreach (string key in new[] { "Uid", "Cgroup", "Process" })
-        {
-            string? problem = plugins.Validate("RuleBased", Stacks, ("When:0:Stack", "udpB"), ($"When:0:{key}", "1000"));
-            Assert.NotNull(problem);
-            Assert.StartsWith($"When:0:{key}: the sending process is unknown", problem, StringComparison.Ordinal);
-            Assert.Contains("TUN", problem, StringComparison.Ordinal);
-        }
+        var root = new FlowSender(0, 10, ["/", "/process_api/x"]);
+        var nobody = new FlowSender(65534, 11, ["/vs-test/app", "/"]);
+        IDecisionPolicy byUid = plugins.Create("RuleBased", Stacks, new TestPolicyHost(), ("When:0:Stack", "udpB"), ("When:0:Uid", "65534"), ("Default", "udpA"));
+        Assert.Equal(SenderDetails.Uid, Assert.IsAssignableFrom<ISenderAwarePolicy>(byUid).SenderDetails);
+        Assert.Equal(1, byUid.Choose(PolicyPlugins.Packet(), new FlowContext(0, 1, 3, 7, 0, nobody)));
+        Assert.Equal(0, byUid.Choose(PolicyPlugins.Packet(), new FlowContext(0, 1, 3, 7, 0, root)));
+        // Where the kernel does not tell (no socket found), a sender condition does not match.
+        Assert.Equal(0, byUid.Choose(PolicyPlugins.Packet(), new FlowContext(0, 1, 3, 7, 0, null)));
+
+        IDecisionPolicy byRange = plugins.Create("RuleBased", Stacks, new TestPolicyHost(), ("When:0:Stack", "raw"), ("When:0:Uid", "1000-65534"));
+        Assert.Equal(2, byRange.Choose(PolicyPlugins.Packet(), new FlowContext(0, 1, 3, 7, 1, nobody)));
+        Assert.Equal(PolicyChoice.Keep, byRange.Choose(PolicyPlugins.Packet(), new FlowContext(0, 1, 3, 7, 1, root)));
+
+        IDecisionPolicy byName = plugins.Create("RuleBased", Stacks, new TestPolicyHost(), ("When:0:Stack", "udpB"), ("When:0:Uid", "root"), ("Default", "udpA"));
+        Assert.Equal(1, byName.Choose(PolicyPlugins.Packet(), new FlowContext(0, 1, 3, 7, 0, root)));
+
+        IDecisionPolicy byCgroup = plugins.Create("RuleBased", Stacks, new TestPolicyHost(), ("When:0:Stack", "udpB"), ("When:0:Cgroup", "/vs-test"), ("Default", "udpA"));
+        Assert.Equal(SenderDetails.Uid | SenderDetails.Cgroup, ((ISenderAwarePolicy)byCgroup).SenderDetails);
+        Assert.Equal(1, byCgroup.Choose(PolicyPlugins.Packet(), new FlowContext(0, 1, 3, 7, 0, nobody)));
+        Assert.Equal(0, byCgroup.Choose(PolicyPlugins.Packet(), new FlowContext(0, 1, 3, 7, 0, root)));
+        Assert.False(new FlowSender(0, 1, ["/vs-testing"]).InCgroup("/vs-test"));
+        Assert.True(new FlowSender(0, 1, ["/vs-test"]).InCgroup("/vs-test/"));
+
+        // A policy without sender conditions costs no lookup.
+        IDecisionPolicy plain = plugins.Create("RuleBased", Stacks, new TestPolicyHost(), ("When:0:Stack", "udpB"), ("When:0:Dscp", "46"));
+        Assert.Equal(SenderDetails.None, ((ISenderAwarePolicy)plain).SenderDetails);
+    }
+
+    [Theory]
+    [InlineData("Uid", "nosuchuser-here", "When:0:Uid: 'nosuchuser-here' is not a uid, a range like 1000-1999, or a user of this machine")]
+    [InlineData("Uid", "9-3", "When:0:Uid: '9-3': the range is empty")]
+    [InlineData("Cgroup", "vs-test", "When:0:Cgroup: 'vs-test' is not a control group path")]
+    [InlineData("Process", "1", "When:0:Process: unknown field")]
+    public void Bad_sender_fields_are_refused_naming_the_key(string key, string value, string message)
+    {
+        string? problem = plugins.Validate("RuleBased", Stacks, ("When:0:Stack", "udpB"), ($"When:0:{key}", value));
+        Assert.NotNull(problem);
+        Assert.StartsWith(message, problem, StringComparison.Ordinal);
     }
 
     [Theory]

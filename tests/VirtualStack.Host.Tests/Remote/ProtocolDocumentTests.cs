@@ -88,9 +88,61 @@ public sealed partial class ProtocolDocumentTests
         }
     }
 
+    [SkippableFact]
+    public async Task The_shell_controller_of_the_document_works_against_a_live_server()
+    {
+        Skip.IfNot(OnPath("openssl") && OnPath("socat"), "needs openssl and socat on PATH to run the document's shell controller");
+        Match code = ShellBlock().Match(Document);
+        Assert.True(code.Success, "the document has a ```sh block");
+        string script = Path.Combine(Path.GetTempPath(), $"vs_controller_{Guid.NewGuid():N}.sh");
+        await File.WriteAllTextAsync(script, code.Groups[1].Value);
+        try
+        {
+            await using var harness = RemoteHarness.Start();
+            string port = harness.EndPoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+            async Task<(int Exit, string Out, string Err)> Run(string key, string body)
+            {
+                var info = new ProcessStartInfo("sh", [script, "127.0.0.1", port, body]) { RedirectStandardOutput = true, RedirectStandardError = true };
+                info.Environment["VS_MANAGEMENT_KEY"] = key;
+                using Process shell = Process.Start(info)!;
+                Task<string> output = shell.StandardOutput.ReadToEndAsync();
+                Task<string> errors = shell.StandardError.ReadToEndAsync();
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                await shell.WaitForExitAsync(timeout.Token);
+                return (shell.ExitCode, await output, await errors);
+            }
+
+            // A body with quotes inside strings and a backslash: the escaping must keep the MAC'd bytes intact.
+            string body = "{\"command\":\"policy\",\"rule\":\"a \\\"b\\\" c\\\\\",\"policy\":\"Static\"}";
+            var stopwatch = Stopwatch.StartNew();
+            (int exit, string output, string errors) = await Run(Convert.ToHexStringLower(RemoteHarness.Key), body);
+            Assert.True(exit == 0, $"sh exited {exit}: {errors}");
+            Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(8), $"the controller took {stopwatch.Elapsed}: it should end when the daemon has answered");
+            JsonObject reply = JsonNode.Parse(output)!.AsObject();
+            string replyBody = reply["body"]!.GetValue<string>();
+            Assert.Equal(RemoteMessage.Mac(RemoteHarness.Key, RemoteMessage.ReplyKind, reply["ts"]!.GetValue<long>(), reply["nonce"]!.GetValue<string>(), replyBody), reply["mac"]!.GetValue<string>());
+            JsonObject echo = JsonNode.Parse(replyBody)!["result"]!["echo"]!.AsObject();
+            Assert.Equal("a \"b\" c\\", echo["rule"]!.GetValue<string>());
+            Assert.Equal(1, harness.Server.Accepted);
+
+            (int wrongExit, string refused, _) = await Run("ff" + Convert.ToHexStringLower(RemoteHarness.Key)[2..], "{\"command\":\"status\"}");
+            Assert.Contains("\"refused\":\"bad_mac\"", refused, StringComparison.Ordinal);
+            Assert.Single(harness.Commands);
+            _ = wrongExit;
+        }
+        finally
+        {
+            File.Delete(script);
+        }
+    }
+
     private static bool OnPath(string program) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => File.Exists(Path.Combine(d, program)));
 
     [GeneratedRegex("```python\\n(.*?)```", RegexOptions.Singleline)]
     private static partial Regex PythonBlock();
+
+    [GeneratedRegex("```sh\\n(.*?)```", RegexOptions.Singleline)]
+    private static partial Regex ShellBlock();
 }

@@ -88,11 +88,15 @@ internal sealed class ScriptedPolicy : IDecisionPolicy
 
     public List<Measurement> Observed { get; } = [];
 
+    /// <summary>Each call's flow id and current stack, in order (pipeline thread only; read after the feed completes).</summary>
+    public List<(long FlowId, int CurrentStack)> Contexts { get; } = [];
+
     public string? Status => $"choice {Choice}";
 
     public int Choose(in PacketInfo packet, in FlowContext flow)
     {
         Calls++;
+        Contexts.Add((flow.FlowId, flow.CurrentStack));
         if (Throw is { } error)
         {
             throw error;

@@ -1,3 +1,4 @@
+using VirtualStack.Contracts.Packets;
 using VirtualStack.Host.Decision;
 using VirtualStack.Host.Flows;
 using VirtualStack.Host.Metrics;
@@ -47,6 +48,74 @@ public sealed class SwitchingTests
         // A switch between cached stacks is one pointer change on the pipeline thread: microseconds, not milliseconds.
         Assert.True(delays.Median < 5_000, $"median switch delay {delays.Median} us");
         Assert.True(flow.Engine.Slots[0].Timings.Switches.Count >= Rounds / 2 - 1);
+    }
+
+    [Fact]
+    public async Task The_policy_sees_each_flows_id_and_the_stack_carrying_it()
+    {
+        var policy = new ScriptedPolicy { Choice = 1 };
+        await using var harness = new PipelineHarness(policy);
+        int carried = 0;
+
+        // One packet at a time, each carried before the next is decided: the decision stage runs ahead of the flow
+        // router by the packets in flight, so CurrentStack is the stack that carried the flow's last routed packet.
+        async Task Send(int number, ushort port)
+        {
+            await harness.Feed(PipelineHarness.Numbered(number, 1, sourcePort: port));
+            carried++;
+            for (int i = 0; i < 500 && await harness.OnLoop(() => harness.A.Sent.Count + harness.B.Sent.Count) < carried; i++)
+            {
+                await Task.Delay(10);
+            }
+        }
+
+        for (int i = 0; i < 3; i++)
+        {
+            await Send(i, 5000);
+        }
+
+        for (int i = 3; i < 6; i++)
+        {
+            await Send(i, 5001);
+        }
+
+        policy.Choice = 0;
+        await Send(6, 5000);
+        await Send(7, 5000);
+
+        FlowEntry[] flows = [.. harness.Flows.Table.Snapshot().OrderBy(f => f.Key.SourcePort)];
+        Assert.Equal(2, flows.Length);
+        long first = flows[0].Id;
+        long second = flows[1].Id;
+        Assert.NotEqual(first, second);
+        Assert.True(first > 0 && second > 0);
+        // Before its first packet a flow is on no stack (-1); then on the stack the policy chose (1); after the
+        // policy moved it back, the next packet sees the stack that carried the one before it (0).
+        Assert.Equal(
+            [(first, -1), (first, 1), (first, 1), (second, -1), (second, 1), (second, 1), (first, 1), (first, 0)],
+            policy.Contexts);
+    }
+
+    [Fact]
+    public async Task A_new_flows_packets_before_its_first_stack_is_ready_are_dropped_and_counted_on_the_flow()
+    {
+        var policy = new ScriptedPolicy { Choice = 1 };
+        var gated = new RecordingStack("udpB") { OpenGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        await using var harness = new PipelineHarness(policy, second: gated);
+
+        // A new flow has no stack to stay on while its first one is built.
+        await harness.Feed(PipelineHarness.Numbered(0, 5));
+        await Task.Delay(50);
+        gated.OpenGate.SetResult();
+        await Task.Delay(50);
+        await harness.Feed(PipelineHarness.Numbered(5, 5));
+
+        Assert.Equal(Enumerable.Range(5, 5), gated.Sent.Select(s => Number(s.Payload)));
+        FlowEntry flow = Assert.Single(harness.Flows.Table.Snapshot());
+        long[] drops = Assert.IsType<long[]>(flow.DropsByReason);
+        Assert.Equal(5, drops[(int)DropReason.StackNotReady]);
+        Assert.Equal(5, drops.Sum());
+        Assert.Equal(5, harness.Counters.Drops(DropReason.StackNotReady));
     }
 
     [Fact]

@@ -70,6 +70,33 @@ internal sealed class SwitchStream : IAsyncDisposable
         return config;
     }
 
+    /// <summary>
+    /// The far end of a dccp stack: <c>vs dccp listen</c> on <paramref name="port"/> in the server namespace, handing each
+    /// datagram to server B. Returns once it listens; the topology ends it.
+    /// </summary>
+    public static async Task StartDccpFarEndAsync(NetnsTopology topology, int port, Action<string> log)
+    {
+        var listener = topology.Track(NsProcess.Start(topology.Server, VsExecutable.Path,
+            ["dccp", "listen", "--port", $"{port}", "--address", $"{topology.Main.ServerV4}", "--deliver", $"{topology.Main.ServerV4}:{PortB}"],
+            log, VsExecutable.Environment()));
+        await listener.WaitForLineAsync(l => l.Contains("listening", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "the DCCP listener's readiness");
+    }
+
+    /// <summary>
+    /// A configuration with stacks udp and dccp (raw as the default) and <paramref name="rules"/>. DCCP is congestion
+    /// controlled: what CCID 2's window does not let out yet waits in the connection's send queue, which
+    /// <paramref name="sendQueue"/> sizes to hold the stream (the default overflows in slow start at thousands per second).
+    /// </summary>
+    public static VsConfig UdpDccpConfig(int sendQueue, params VsRule[] rules)
+    {
+        VsConfig config = Config(rules);
+        config.Stacks.Clear();
+        config.Stacks["udp"] = new() { ["Plugin"] = "Udp" };
+        config.Stacks["dccp"] = new() { ["Plugin"] = "Dccp", ["SendQueue"] = $"{sendQueue}" };
+        config.Stacks["raw"] = new() { ["Plugin"] = "Raw" };
+        return config;
+    }
+
     public static SwitchStream Open(NetnsTopology topology) => new(topology);
 
     /// <summary>Sends <paramref name="count"/> datagrams at <paramref name="rate"/> per second, in bursts every 10 ms.</summary>
