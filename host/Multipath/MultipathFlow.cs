@@ -243,6 +243,7 @@ internal sealed class MultipathFlow : IStackFlow
                 othersAnswer |= j != i && _paths[j].Health.Answering(now, _stack.DownAfterMs);
             }
 
+            path.ObserveSends();
             string? problem = path.Flow is null ? path.LastError ?? "being built" : null;
             bool wasEverUp = path.Health.EverUp;
             if (path.Health.Evaluate(now, path.Definition.Link?.Up ?? true, problem, othersAnswer, _stack.DownAfterMs) && wasEverUp)

@@ -18,6 +18,12 @@ internal sealed class PathFlow(MultipathFlow owner, PathDefinition definition, i
     private long _timedAt;
     private double _rttUs;
 
+    // The stack flow whose counters ObserveSends last read, and what they said then (pipeline thread).
+    private IStackFlow? _observed;
+    private long _observedSent;
+    private long _observedErrors;
+    private long _observedDrops;
+
     public PathDefinition Definition { get; } = definition;
 
     public int Index { get; } = index;
@@ -77,6 +83,40 @@ internal sealed class PathFlow(MultipathFlow owner, PathDefinition definition, i
     public bool RttFromStack { get; set; }
 
     public void ClearFault() => _fault = null;
+
+    /// <summary>
+    /// Hands <see cref="Health"/> what the stack flow did with the path's sends since the last check: its
+    /// <see cref="StackFlowStats.PacketsSent"/> and <see cref="StackFlowStats.SendErrors"/> grew by how much. A
+    /// stack counts a datagram the kernel refused at flush time (after <see cref="IStackFlow.Send"/> accepted it) only
+    /// in SendErrors, while one it refused in Send itself (a full DCCP queue) also shows as a drop here, already
+    /// handled by sending the packet on another path: those are taken off, so only the kernel's refusals count.
+    /// Pipeline thread, once per check; no allocation.
+    /// </summary>
+    public void ObserveSends()
+    {
+        IStackFlow? flow = Flow;
+        if (flow is null)
+        {
+            _observed = null;
+            return;
+        }
+
+        StackFlowStats stats = flow.Stats;
+        long sent = Volatile.Read(ref stats.PacketsSent);
+        long errors = Volatile.Read(ref stats.SendErrors);
+        long drops = Drops;
+        if (ReferenceEquals(flow, _observed))
+        {
+            long failed = (errors - _observedErrors) - (drops - _observedDrops);
+            Health.OnSends(sent - _observedSent, Math.Max(0, failed));
+        }
+
+        // A new stack flow (first build, rebuild, migration) starts its own counters at zero.
+        _observed = flow;
+        _observedSent = sent;
+        _observedErrors = errors;
+        _observedDrops = drops;
+    }
 
     /// <summary>Starts a round-trip sample at this send unless one is running. Pipeline thread.</summary>
     public void TimeSend()
