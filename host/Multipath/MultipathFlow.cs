@@ -189,7 +189,7 @@ internal sealed class MultipathFlow : IStackFlow
         path.Definition.Runtime.PacketsSent++;
         path.Definition.Runtime.BytesSent += info.Length;
         path.Health.OnSend(now);
-        path.TimeSend();
+        path.TimeSend(packet, info);
         return DropReason.None;
     }
 
@@ -255,7 +255,7 @@ internal sealed class MultipathFlow : IStackFlow
             }
 
             _up[i] = path.Health.Up;
-            _rtt[i] = path.RttUs;
+            _rtt[i] = path.RttForChoice(now);
             up += _up[i] ? 1 : 0;
         }
 

@@ -27,9 +27,9 @@ public sealed class MultipathTests(ITestOutputHelper output) : IntegrationTest(o
     {
         Requires.Tools("tc", "nft");
         await using var topology = await TopologyAsync(paths: 2);
-        string shaping = await MultipathStream.ShapeAsync(topology);
-        Log(shaping);
-        await using var vs = await VsInstance.StartAsync(topology, MultipathStream.Config(MultipathStream.PathsRule(topology, "WeightedRoundRobin", 3, 1)));
+        Shaping shaping = await MultipathStream.ShapeAsync(topology);
+        Log(shaping.Description);
+        await using var vs = await VsInstance.StartAsync(topology, MultipathStream.Config(shaping.Route(MultipathStream.PathsRule(topology, "WeightedRoundRobin", 3, 1))));
         await using var stream = MultipathStream.Open(topology);
 
         await stream.SendAsync(4000, Rate);
@@ -39,7 +39,7 @@ public sealed class MultipathTests(ITestOutputHelper output) : IntegrationTest(o
         JsonElement[] paths = [.. flow.GetProperty("paths").GetProperty("list").EnumerateArray()];
         long sentA = paths[0].GetProperty("packets_sent").GetInt64();
         long sentB = paths[1].GetProperty("packets_sent").GetInt64();
-        Log($"{shaping}; VS sent a={sentA} b={sentB}; servers A={stream.AtA.Count} B={stream.AtB.Count}; lost {stream.Lost().Length}; replies {stream.Replies}");
+        Log($"{shaping.Description}; VS sent a={sentA} b={sentB}; servers A={stream.AtA.Count} B={stream.AtB.Count}; lost {stream.Lost().Length}; replies {stream.Replies}");
         Log(flow.ToString());
         Assert.Equal(0, stream.Corrupt);
         Assert.Equal(0, stream.RepliesFromElsewhere);
