@@ -72,9 +72,12 @@ internal static class PathDisruption
         Assert.True(repairedSeq >= 0 && repairedSeq < Count - (2 * Rate), $"the repair returned only at datagram {repairedSeq} of {Count}: too late to see path b back");
         Assert.True(lateOnB >= expectedOnB * 0.8, $"path b carried only {lateOnB} of the {expectedOnB} datagrams due on it from 1 s after the repair");
         Assert.Contains(vs.Process.StdErr, l => l.Contains("path b is back", StringComparison.Ordinal));
-        return new Disruption(lost, window, downs);
+        return new Disruption(lost, window, downs, brokeAt);
     }
 }
 
-/// <summary>What <see cref="PathDisruption.RunAsync"/> measured: the datagrams lost, their window (ms), path b's downs.</summary>
-internal sealed record Disruption(int[] Lost, double WindowMs, long Downs);
+/// <summary>
+/// What <see cref="PathDisruption.RunAsync"/> measured: the datagrams lost, their window (ms), path b's downs, when the
+/// break started (ms on the stream's clock).
+/// </summary>
+internal sealed record Disruption(int[] Lost, double WindowMs, long Downs, double BrokeAt);
