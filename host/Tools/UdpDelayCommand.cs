@@ -32,7 +32,16 @@ internal static class UdpDelayCommand
 
         using var relay = new UdpDelayRelay(listen, target);
         relay.Set(delay, jitter, loss);
-        relay.Start();
+        try
+        {
+            relay.Start();
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            ConsoleLog.Write($"udp-delay: cannot listen on {listen}: {e.Message}");
+            return 1;
+        }
+
         Console.Out.WriteLine($"relaying {listen} -> {target}: {relay.Describe()}");
         Console.Out.Flush();
 
