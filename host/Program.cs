@@ -25,6 +25,7 @@ internal static class Program
           bench     measurements side by side with the kernel path           needs root
           udp-gen   send UDP datagrams (the benchmark and demo generator)
           udp-count count received UDP datagrams per time bucket (the benchmark and demo server)
+          udp-delay relay UDP datagrams with a delay, jitter and loss (netem's delay where the kernel has none)
           dccp      DCCP endpoint on its own: listen (hand datagrams to a UDP server), send   raw IP needs root
 
         Exit status: 0 success, 1 failure at run time, 2 bad usage or configuration.
@@ -57,6 +58,7 @@ internal static class Program
                 "bench" => parsed.Help ? PrintHelp(BenchCommand.Help) : await BenchCommand.RunAsync(parsed),
                 "udp-gen" => parsed.Help ? PrintHelp(ToolCommands.GenHelp) : ToolCommands.Generate(parsed),
                 "udp-count" => parsed.Help ? PrintHelp(ToolCommands.CountHelp) : ToolCommands.Count(parsed),
+                Tools.UdpDelayCommand.Name => parsed.Help ? PrintHelp(Tools.UdpDelayCommand.Help) : Tools.UdpDelayCommand.Run(parsed),
                 DccpCommand.Name => await DccpCommand.RunAsync(args[1..]),
                 "--version" or "version" => PrintHelp(typeof(Program).Assembly.GetName().Version?.ToString() ?? "?"),
                 _ => throw new UsageException($"unknown command '{command}' (see vs --help)"),

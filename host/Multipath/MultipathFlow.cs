@@ -189,7 +189,7 @@ internal sealed class MultipathFlow : IStackFlow
         path.Definition.Runtime.PacketsSent++;
         path.Definition.Runtime.BytesSent += info.Length;
         path.Health.OnSend(now);
-        path.TimeSend();
+        path.TimeSend(packet, info);
         return DropReason.None;
     }
 
@@ -243,6 +243,7 @@ internal sealed class MultipathFlow : IStackFlow
                 othersAnswer |= j != i && _paths[j].Health.Answering(now, _stack.DownAfterMs);
             }
 
+            path.ObserveSends();
             string? problem = path.Flow is null ? path.LastError ?? "being built" : null;
             bool wasEverUp = path.Health.EverUp;
             if (path.Health.Evaluate(now, path.Definition.Link?.Up ?? true, problem, othersAnswer, _stack.DownAfterMs) && wasEverUp)
@@ -254,7 +255,7 @@ internal sealed class MultipathFlow : IStackFlow
             }
 
             _up[i] = path.Health.Up;
-            _rtt[i] = path.RttUs;
+            _rtt[i] = path.RttForChoice(now);
             up += _up[i] ? 1 : 0;
         }
 

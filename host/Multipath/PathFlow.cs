@@ -1,5 +1,7 @@
+using System.Buffers.Binary;
 using System.Diagnostics;
 using VirtualStack.Contracts.Net;
+using VirtualStack.Contracts.Packets;
 using VirtualStack.Contracts.Stacks;
 
 namespace VirtualStack.Host.Multipath;
@@ -13,10 +15,34 @@ internal sealed class PathFlow(MultipathFlow owner, PathDefinition definition, i
 {
     private volatile string? _fault;
 
-    // Stopwatch timestamp of the packet being timed (0: none): the next reply on the path ends the sample. For
-    // request/reply traffic that is the round trip; the stack's own measurement (DCCP) is preferred when it has one.
+    /// <summary>
+    /// A round trip last sampled this long ago is measured again (<see cref="RttForChoice"/>): LowestRtt sends nothing
+    /// on a path it does not choose, so without this one unlucky sample (a slow first datagram) or a path that got
+    /// faster would never be seen again.
+    /// </summary>
+    public const long RemeasureAfterMs = 1000;
+
+    // A timed packet whose reply never came (lost) stops being waited for after this long.
+    private const long AbandonTimedAfterMs = 2000;
+
+    // Stopwatch timestamp of the packet being timed (0: none) and the fingerprint of its payload. A far end that
+    // echoes (an echo server, request/reply protocols that repeat the request) answers with the same payload: once one
+    // reply matched, only the matching reply ends a sample, so a stream with many packets in flight measures the round
+    // trip, not the time to the reply of some earlier packet (a fraction of it). Until a reply matched, the next reply
+    // ends the sample: the round trip for request/reply traffic. The stack's own measurement (DCCP) is preferred.
     private long _timedAt;
+    private long _timedPrint;
+    private volatile bool _echoes;
     private double _rttUs;
+
+    // Environment.TickCount64 of the last sample (receive thread).
+    private long _sampledAt;
+
+    // The stack flow whose counters ObserveSends last read, and what they said then (pipeline thread).
+    private IStackFlow? _observed;
+    private long _observedSent;
+    private long _observedErrors;
+    private long _observedDrops;
 
     public PathDefinition Definition { get; } = definition;
 
@@ -76,26 +102,98 @@ internal sealed class PathFlow(MultipathFlow owner, PathDefinition definition, i
 
     public bool RttFromStack { get; set; }
 
+    /// <summary>
+    /// The round trip the LowestRtt scheduler goes by at <paramref name="now"/> (ms): <see cref="RttUs"/>, except 0 (not
+    /// measured: chosen first) when the last sample is older than <see cref="RemeasureAfterMs"/> and none is running,
+    /// so the next packet goes on this path and measures it; once that packet is timed the old value counts again until
+    /// its reply replaces it. The scheduler reads this at each check (every 10 ms): a path re-measured this way carries
+    /// up to one check's packets each second. Pipeline thread.
+    /// </summary>
+    public double RttForChoice(long now)
+    {
+        double rtt = RttUs;
+        bool stale = rtt != 0 && !RttFromStack && now - Volatile.Read(ref _sampledAt) >= RemeasureAfterMs;
+        return stale && Volatile.Read(ref _timedAt) == 0 ? 0 : rtt;
+    }
+
     public void ClearFault() => _fault = null;
 
-    /// <summary>Starts a round-trip sample at this send unless one is running. Pipeline thread.</summary>
-    public void TimeSend()
+    /// <summary>
+    /// Hands <see cref="Health"/> what the stack flow did with the path's sends since the last check: its
+    /// <see cref="StackFlowStats.PacketsSent"/> and <see cref="StackFlowStats.SendErrors"/> grew by how much. A
+    /// stack counts a datagram the kernel refused at flush time (after <see cref="IStackFlow.Send"/> accepted it) only
+    /// in SendErrors, while one it refused in Send itself (a full DCCP queue) also shows as a drop here, already
+    /// handled by sending the packet on another path: those are taken off, so only the kernel's refusals count.
+    /// Pipeline thread, once per check; no allocation.
+    /// </summary>
+    public void ObserveSends()
     {
-        if (Volatile.Read(ref _timedAt) == 0)
+        IStackFlow? flow = Flow;
+        if (flow is null)
         {
-            Volatile.Write(ref _timedAt, Stopwatch.GetTimestamp());
+            _observed = null;
+            return;
         }
+
+        StackFlowStats stats = flow.Stats;
+        long sent = Volatile.Read(ref stats.PacketsSent);
+        long errors = Volatile.Read(ref stats.SendErrors);
+        long drops = Drops;
+        if (ReferenceEquals(flow, _observed))
+        {
+            long failed = (errors - _observedErrors) - (drops - _observedDrops);
+            Health.OnSends(sent - _observedSent, Math.Max(0, failed));
+        }
+
+        // A new stack flow (first build, rebuild, migration) starts its own counters at zero.
+        _observed = flow;
+        _observedSent = sent;
+        _observedErrors = errors;
+        _observedDrops = drops;
+    }
+
+    /// <summary>
+    /// Starts a round-trip sample at this send of <paramref name="packet"/> unless one is running (or the one running
+    /// waited for its reply longer than <see cref="AbandonTimedAfterMs"/>). Pipeline thread; no allocation.
+    /// </summary>
+    public void TimeSend(ReadOnlySpan<byte> packet, in PacketInfo info)
+    {
+        long timedAt = Volatile.Read(ref _timedAt);
+        long now = Stopwatch.GetTimestamp();
+        if (timedAt != 0 && (now - timedAt) * 1000 < AbandonTimedAfterMs * Stopwatch.Frequency)
+        {
+            return;
+        }
+
+        // Stop the old sample before its fingerprint changes, so the receive thread never pairs one with the other's.
+        Volatile.Write(ref _timedAt, 0);
+        int offset = Math.Min(info.PayloadOffset, packet.Length);
+        Volatile.Write(ref _timedPrint, Fingerprint(packet.Slice(offset, Math.Min(info.PayloadLength, packet.Length - offset))));
+        Volatile.Write(ref _timedAt, now);
     }
 
     public void Deliver(ReadOnlySpan<byte> payload)
     {
-        Health.OnReply(Environment.TickCount64);
-        long timedAt = Interlocked.Exchange(ref _timedAt, 0);
+        long now = Environment.TickCount64;
+        Health.OnReply(now);
+        long timedAt = Volatile.Read(ref _timedAt);
         if (timedAt != 0 && !RttFromStack)
         {
-            double sample = Stopwatch.GetElapsedTime(timedAt).TotalMicroseconds;
-            double rtt = RttUs;
-            RttUs = rtt == 0 ? sample : (rtt * 7 + sample) / 8;
+            bool match = Fingerprint(payload) == Volatile.Read(ref _timedPrint);
+            if (match && !_echoes)
+            {
+                _echoes = true;
+            }
+
+            if ((match || !_echoes) && Interlocked.CompareExchange(ref _timedAt, 0, timedAt) == timedAt)
+            {
+                // A sample after a long pause (a path measured again) replaces the old value rather than averaging it
+                // away: that value says nothing about now.
+                double sample = Stopwatch.GetElapsedTime(timedAt).TotalMicroseconds;
+                double rtt = RttUs;
+                RttUs = rtt == 0 || now - Volatile.Read(ref _sampledAt) >= RemeasureAfterMs ? sample : (rtt * 7 + sample) / 8;
+                Volatile.Write(ref _sampledAt, now);
+            }
         }
 
         Interlocked.Increment(ref PacketsReceived);
@@ -106,4 +204,16 @@ internal sealed class PathFlow(MultipathFlow owner, PathDefinition definition, i
     }
 
     public void Fault(string reason) => _fault = reason;
+
+    // The length and the first 16 bytes: what tells datagrams of one flow apart (sequence numbers, ids, timestamps sit
+    // in front). Not a hash of the whole payload: it runs for every reply while a sample is running.
+    private static long Fingerprint(ReadOnlySpan<byte> payload)
+    {
+        Span<byte> head = stackalloc byte[16];
+        head.Clear();
+        payload[..Math.Min(16, payload.Length)].CopyTo(head);
+        ulong first = BinaryPrimitives.ReadUInt64LittleEndian(head);
+        ulong second = BinaryPrimitives.ReadUInt64LittleEndian(head[8..]);
+        return (long)((((ulong)payload.Length * 0x9E3779B97F4A7C15UL) ^ first) * 0xC2B2AE3D27D4EB4FUL ^ second);
+    }
 }

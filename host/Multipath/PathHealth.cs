@@ -9,8 +9,12 @@ namespace VirtualStack.Host.Multipath;
 /// when it got no reply for <c>downAfterMs</c> since the first packet sent after its last reply while another path
 /// did get replies in that time (a silent path while the far end answers elsewhere: the path, not the far end, is
 /// broken);</item>
-/// <item>a down path comes back when its link is up and its stack flow ready, and, if it went down for silence or
-/// other paths answer, once a reply arrived on it after it went down (the probes sent on it ask for one).</item>
+/// <item>an up path goes down at once when every send of a check interval failed after the stack had queued it
+/// (<see cref="OnSends"/>: the kernel refused the datagrams, e.g. ENETUNREACH when the route vanished with
+/// <c>ip link set down</c> before the link monitor's next poll, or <c>ip route del</c> on a link that stays up);</item>
+/// <item>a down path comes back when its link is up and its stack flow ready, its sends no longer fail, and, if it
+/// went down for silence or other paths answer, once a reply arrived on it after it went down (the probes sent on it
+/// ask for one).</item>
 /// </list>
 /// </summary>
 /// <remarks>
@@ -48,6 +52,15 @@ internal sealed class PathHealth
     /// <summary>True when the path went down because it got no replies.</summary>
     public bool Silent { get; private set; }
 
+    /// <summary>
+    /// True from a check interval in which sends on the path failed and none got through until one in which sends got
+    /// through and none failed (a probe, once the path is out).
+    /// </summary>
+    public bool SendsFail { get; private set; }
+
+    /// <summary>Sends the kernel refused after the stack had queued them, over the path's life.</summary>
+    public long SendFailures { get; private set; }
+
     public long LastReply => Volatile.Read(ref _lastReply);
 
     /// <summary>A reply arrived on the path at <paramref name="now"/>. Receive thread.</summary>
@@ -59,6 +72,25 @@ internal sealed class PathHealth
         if (UnansweredSince == 0 || LastReply >= UnansweredSince)
         {
             UnansweredSince = now;
+        }
+    }
+
+    /// <summary>
+    /// What the path's stack flow did with the sends of the last check interval: <paramref name="sent"/> went out,
+    /// <paramref name="failed"/> were refused after <see cref="Contracts.Stacks.IStackFlow.Send"/> had accepted them
+    /// (counted when the stack flushed). Only a clean verdict changes <see cref="SendsFail"/>: a full socket buffer
+    /// refuses the tail of a batch whose head went out, a vanished route refuses everything.
+    /// </summary>
+    public void OnSends(long sent, long failed)
+    {
+        SendFailures += failed;
+        if (failed > 0 && sent == 0)
+        {
+            SendsFail = true;
+        }
+        else if (sent > 0 && failed == 0)
+        {
+            SendsFail = false;
         }
     }
 
@@ -80,6 +112,7 @@ internal sealed class PathHealth
         {
             string? reason = !linkUp ? "link down"
                 : problem is not null ? problem
+                : SendsFail ? "sends fail (refused by the kernel: no route?)"
                 : othersAnswer && UnansweredSince != 0 && lastReply < UnansweredSince && now - UnansweredSince >= downAfterMs
                     ? $"no reply for {now - UnansweredSince} ms while other paths answer"
                     : null;
@@ -89,16 +122,16 @@ internal sealed class PathHealth
             }
 
             Up = false;
-            Silent = linkUp && problem is null;
+            Silent = linkUp && problem is null && !SendsFail;
             Reason = reason;
             DownSince = now;
             Downs++;
             return true;
         }
 
-        if (!linkUp || problem is not null)
+        if (!linkUp || problem is not null || SendsFail)
         {
-            Reason = !linkUp ? "link down" : problem;
+            Reason = !linkUp ? "link down" : problem ?? "sends fail (refused by the kernel: no route?)";
             return false;
         }
 

@@ -23,6 +23,13 @@ internal sealed class MultipathStream : IAsyncDisposable
     public const int PortB = 9402;
     public const int Size = 200;
 
+    /// <summary>Where <see cref="ShapeAsync"/> puts the delay relays of path 1 and 2 (server namespace).</summary>
+    public const int RelayPortA = 9411;
+    public const int RelayPortB = 9412;
+
+    /// <summary>The sequence number of <see cref="WarmUpAsync"/>'s datagram: past any stream, so no count sees it.</summary>
+    public const int WarmUpSeq = 1 << 30;
+
     private readonly Socket _app;
     private readonly Socket _serverA;
     private readonly Socket _serverB;
@@ -106,11 +113,12 @@ internal sealed class MultipathStream : IAsyncDisposable
     }
 
     /// <summary>
-    /// Shapes both paths with tc: netem delay and loss where the kernel has netem, else a token bucket of a different
-    /// rate per path (both well above what the stream needs) and 1 % loss on path 2 with nftables. Returns what was
-    /// set, for the log.
+    /// Shapes both paths: netem delay and loss where the kernel has netem; else a token bucket of a different rate per
+    /// path (both well above what the stream needs), the delay from a <c>vs udp-delay</c> relay in front of each server
+    /// (1 ms each way on path 1, 7.5 ms on path 2: the round trips netem's one-way 2 ms and 15 ms give) and 1 % loss
+    /// on path 2 with nftables. Returns what was set and where the paths must send (<see cref="Shaping.Route"/>).
     /// </summary>
-    public static async Task<string> ShapeAsync(NetnsTopology topology)
+    public static async Task<Shaping> ShapeAsync(NetnsTopology topology)
     {
         string[][] netem = [["delay", "2ms"], ["delay", "15ms", "loss", "1%"]];
         var r = await topology.ExecAsync(topology.Edge, ["tc", "qdisc", "add", "dev", topology.Paths[0].EdgeDevice, "root", "netem", .. netem[0]]);
@@ -118,7 +126,7 @@ internal sealed class MultipathStream : IAsyncDisposable
         {
             var r2 = await topology.ExecAsync(topology.Edge, ["tc", "qdisc", "add", "dev", topology.Paths[1].EdgeDevice, "root", "netem", .. netem[1]]);
             Assert.True(r2.Ok, r2.ToString());
-            return "netem: path 1 delay 2ms; path 2 delay 15ms loss 1%";
+            return new Shaping("netem: path 1 delay 2ms; path 2 delay 15ms loss 1%", null, null);
         }
 
         string[][] tbf = [["rate", "50mbit", "burst", "64kb", "latency", "20ms"], ["rate", "10mbit", "burst", "16kb", "latency", "50ms"]];
@@ -128,11 +136,12 @@ internal sealed class MultipathStream : IAsyncDisposable
             Assert.True(t.Ok, t.ToString());
         }
 
-        // The loss netem would add: nftables drops 1 % of what arrives over path 2 at the server (this kernel has no
-        // sch_netem, so paths cannot differ in delay here).
+        // The loss netem would add: nftables drops 1 % of what arrives over path 2 at the server.
         VirtualStack.Host.Setup.NftablesLoss.Add(topology.Server, "vsmp", topology.Paths[1].ServerDevice, 1);
-
-        return "no netem in this kernel: tbf 50 mbit/s on path 1, 10 mbit/s + 1 % loss (nftables) on path 2";
+        var relayA = await DelayRelay.StartAsync(topology, topology.Server, new IPEndPoint(topology.Paths[0].ServerV4, RelayPortA), new IPEndPoint(topology.Paths[0].ServerV4, PortA), 1);
+        var relayB = await DelayRelay.StartAsync(topology, topology.Server, new IPEndPoint(topology.Paths[1].ServerV4, RelayPortB), new IPEndPoint(topology.Paths[1].ServerV4, PortB), 7.5);
+        return new Shaping("no netem in this kernel: tbf 50 mbit/s on path 1, 10 mbit/s + 1 % loss (nftables) on path 2; " +
+            "vs udp-delay relays before the servers: 1 ms each way on path 1, 7.5 ms on path 2", relayA.Listen, relayB.Listen);
     }
 
     /// <summary>Sends <paramref name="count"/> datagrams at <paramref name="rate"/> per second, in bursts every 10 ms.</summary>
@@ -144,11 +153,7 @@ internal sealed class MultipathStream : IAsyncDisposable
         for (int i = 0; i < count; i++)
         {
             int seq = Sent;
-            BinaryPrimitives.WriteInt32BigEndian(datagram, seq);
-            for (int j = 4; j < datagram.Length; j++)
-            {
-                datagram[j] = (byte)(seq + j);
-            }
+            Fill(datagram, seq);
 
             if (at is not null)
             {
@@ -169,6 +174,31 @@ internal sealed class MultipathStream : IAsyncDisposable
                     await Task.Delay(due - _clock.Elapsed);
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Sends one datagram (sequence number <see cref="WarmUpSeq"/>, which no count here looks at) from the server
+    /// namespace through <paramref name="relay"/> and waits for its echo: the relay's first datagram (its code compiled,
+    /// its upstream socket and thread made) is slow on a loaded machine, and a path's first round-trip sample would say
+    /// so.
+    /// </summary>
+    public static async Task WarmUpAsync(NetnsTopology topology, IPEndPoint relay)
+    {
+        using var socket = Netns.UdpSocket(topology.Server, new IPEndPoint(IPAddress.Any, 0));
+        var datagram = new byte[Size];
+        Fill(datagram, WarmUpSeq);
+        await socket.SendToAsync(datagram, relay);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await socket.ReceiveAsync(new byte[2048], timeout.Token);
+    }
+
+    private static void Fill(byte[] datagram, int seq)
+    {
+        BinaryPrimitives.WriteInt32BigEndian(datagram, seq);
+        for (int j = 4; j < datagram.Length; j++)
+        {
+            datagram[j] = (byte)(seq + j);
         }
     }
 
@@ -323,5 +353,21 @@ internal sealed class MultipathStream : IAsyncDisposable
         _serverA.Dispose();
         _serverB.Dispose();
         _stop.Dispose();
+    }
+}
+
+/// <summary>How <see cref="MultipathStream.ShapeAsync"/> shaped the paths; the relays' addresses when the delay is theirs.</summary>
+internal sealed record Shaping(string Description, IPEndPoint? RelayA, IPEndPoint? RelayB)
+{
+    /// <summary>Points the stream rule's paths at the delay relays (nothing to do with netem).</summary>
+    public JsonObject Route(JsonObject rule)
+    {
+        if (RelayA is not null && RelayB is not null)
+        {
+            rule["Paths"]![0]!["To"] = $"{RelayA}";
+            rule["Paths"]![1]!["To"] = $"{RelayB}";
+        }
+
+        return rule;
     }
 }
