@@ -26,6 +26,7 @@ internal static class Program
           udp-gen   send UDP datagrams (the benchmark and demo generator)
           udp-count count received UDP datagrams per time bucket (the benchmark and demo server)
           dccp      DCCP endpoint on its own: listen (hand datagrams to a UDP server), send   raw IP needs root
+          relay     far side of multipath Udp paths: drop tagged duplicates, relay to an unchanged UDP server
 
         Exit status: 0 success, 1 failure at run time, 2 bad usage or configuration.
         """;
@@ -58,6 +59,7 @@ internal static class Program
                 "udp-gen" => parsed.Help ? PrintHelp(ToolCommands.GenHelp) : ToolCommands.Generate(parsed),
                 "udp-count" => parsed.Help ? PrintHelp(ToolCommands.CountHelp) : ToolCommands.Count(parsed),
                 DccpCommand.Name => await DccpCommand.RunAsync(args[1..]),
+                "relay" => parsed.Help ? PrintHelp(RelayCommand.Help) : RelayCommand.Run(ParsedArguments.Parse(args[1..], "dedup", "json")),
                 "--version" or "version" => PrintHelp(typeof(Program).Assembly.GetName().Version?.ToString() ?? "?"),
                 _ => throw new UsageException($"unknown command '{command}' (see vs --help)"),
             };
