@@ -1,0 +1,134 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using VirtualStack.Integration.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace VirtualStack.Integration.Tests;
+
+/// <summary>
+/// Redundant multipath with the sequence tag, end to end on two veth paths: VS sends every datagram on both paths,
+/// tagged; a far-side <c>vs relay --dedup</c> listening on both path addresses hands each datagram once to an
+/// unchanged UDP server (the stream's server A, which records every arrival and echoes it) and sends each echo back
+/// tagged on both paths; VS hands the application each echo once. The server must see every datagram exactly once
+/// and the application every echo exactly once - with both paths clean, and with each path losing a fifth of what
+/// it carries (one path toward the server, the other toward VS), where a single path would lose 20 %.
+/// </summary>
+public sealed class RedundantDedupTests(ITestOutputHelper output) : IntegrationTest(output)
+{
+    private const int Rate = 2000;
+    private const int Count = 2000;
+    private const int RelayPortA = 9501;
+    private const int RelayPortB = 9502;
+
+    [SkippableFact]
+    public async Task A_dedup_relay_hands_the_server_each_datagram_of_a_redundant_flow_once()
+    {
+        await using var topology = await TopologyAsync(paths: 2);
+        await RunAsync(topology, lossy: false);
+    }
+
+    [SkippableFact]
+    public async Task Over_two_lossy_paths_nothing_is_lost_and_nothing_is_duplicated()
+    {
+        Requires.Tools("nft");
+        await using var topology = await TopologyAsync(paths: 2);
+
+        // 20 % of what path 2 carries toward the server and of what path 1 carries back toward VS is dropped
+        // (nftables: this kernel has no sch_netem). The namespaces' deletion removes the tables.
+        VirtualStack.Host.Setup.NftablesLoss.Add(topology.Server, "vsdd", topology.Paths[1].ServerDevice, 20);
+        VirtualStack.Host.Setup.NftablesLoss.Add(topology.Edge, "vsdd", topology.Paths[0].EdgeDevice, 20);
+        await RunAsync(topology, lossy: true);
+    }
+
+    [SkippableFact]
+    public async Task Relay_usage_errors_exit_2_and_name_the_option()
+    {
+        (string[] Args, string Message)[] cases =
+        [
+            (["relay", "--deliver", "127.0.0.1:9"], "--listen"),
+            (["relay", "--listen", "127.0.0.1:1,nowhere", "--deliver", "127.0.0.1:9"], "--listen: 'nowhere'"),
+            (["relay", "--listen", "127.0.0.1:1", "--deliver", "127.0.0.1:9", "--dedup", "--window", "100"], "--window: 100 is not a power of two"),
+            (["relay", "--listen", "127.0.0.1:1", "--deliver", "127.0.0.1:9", "--window", "128"], "--window: applies with --dedup only"),
+            (["relay", "--listen", "127.0.0.1:1", "--deliver", "127.0.0.1:9", "--bogus", "1"], "unknown option --bogus"),
+        ];
+        foreach ((string[] args, string message) in cases)
+        {
+            var r = await VsInstance.RunCommandAsync(null, args);
+            Assert.True(r.ExitCode == 2, $"vs {string.Join(' ', args)}: {r}");
+            Assert.Contains(message, r.StdErr + r.StdOut, StringComparison.Ordinal);
+        }
+
+        var help = await VsInstance.RunCommandAsync(null, "relay", "--help");
+        Assert.Equal(0, help.ExitCode);
+        Assert.Contains("--dedup", help.StdOut, StringComparison.Ordinal);
+    }
+
+    private async Task RunAsync(NetnsTopology topology, bool lossy)
+    {
+        await using var stream = MultipathStream.Open(topology);
+        string relayA = $"{topology.Paths[0].ServerV4}:{RelayPortA}";
+        string relayB = $"{topology.Paths[1].ServerV4}:{RelayPortB}";
+        var relay = topology.Track(NsProcess.Start(topology.Server, VsExecutable.Path,
+            ["relay", "--listen", $"{relayA},{relayB}", "--deliver", $"{stream.FarA}", "--dedup", "--json"], Log, VsExecutable.Environment()));
+        await relay.WaitForLineAsync(l => l.Contains("listening", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "the relay's readiness");
+
+        JsonObject rule = MultipathStream.PathsRule(topology, "Redundant");
+        rule["SequenceTag"] = true;
+        rule["Paths"]![0]!["To"] = relayA;
+        rule["Paths"]![1]!["To"] = relayB;
+        await using var vs = await VsInstance.StartAsync(topology, MultipathStream.Config(rule));
+
+        await stream.SendAsync(Count, Rate);
+        await stream.SettleAsync(TimeSpan.FromSeconds(5));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (stream.Replies < Count && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        await Task.Delay(500); // for any late copy to show up as a duplicate
+        JsonElement flow = await MultipathStream.FlowAsync(vs, "spread");
+        Log(flow.ToString());
+        relay.Signal(LibC.SigTerm);
+        Assert.Equal(0, await relay.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+        using JsonDocument totals = JsonDocument.Parse(relay.StdOut.Last(l => l.StartsWith('{')));
+        JsonElement t = totals.RootElement;
+
+        int[] atA;
+        lock (stream.AtA)
+        {
+            atA = [.. stream.AtA];
+        }
+
+        int[] repeated = [.. atA.GroupBy(s => s).Where(g => g.Count() > 1).Select(g => g.Key)];
+        JsonElement[] paths = [.. flow.GetProperty("paths").GetProperty("list").EnumerateArray()];
+        Log($"{(lossy ? "lossy (20 % toward the server on path 2, 20 % back on path 1)" : "clean")}: server got {atA.Length} datagrams, " +
+            $"{atA.Distinct().Count()} distinct, {repeated.Length} repeated, lost {stream.Lost().Length}; application got {stream.Replies} echoes; " +
+            $"VS sent a={paths[0].GetProperty("packets_sent")} b={paths[1].GetProperty("packets_sent")}, replies on a={paths[0].GetProperty("packets_received")} " +
+            $"b={paths[1].GetProperty("packets_received")}; relay {t}");
+
+        Assert.Equal(0, stream.Corrupt);
+        Assert.Equal(0, stream.RepliesFromElsewhere);
+        Assert.Empty(stream.AtB);
+        Assert.Empty(repeated);
+        Assert.Empty(stream.Lost());
+        Assert.Equal(Count, atA.Length);
+
+        // Every datagram went on both paths, both stayed up, and each path heard echoes.
+        foreach (JsonElement path in paths)
+        {
+            Assert.Equal(Count, path.GetProperty("packets_sent").GetInt64());
+            Assert.Equal("up", path.GetProperty("state").GetString());
+            Assert.True(path.GetProperty("packets_received").GetInt64() > Count / 2, $"path {path.GetProperty("name")} heard too few echoes");
+        }
+
+        // The relay delivered each once and dropped the other copy; the application heard each echo once.
+        Assert.Equal(Count, t.GetProperty("delivered").GetInt64());
+        Assert.Equal(1, t.GetProperty("flows").GetInt64());
+        Assert.Equal(0, t.GetProperty("untagged").GetInt64());
+        Assert.Equal(t.GetProperty("in").GetInt64() - Count, t.GetProperty("duplicates").GetInt64() + t.GetProperty("too_old").GetInt64());
+        Assert.True(t.GetProperty("duplicates").GetInt64() >= (lossy ? Count * 7 / 10 : Count), $"the relay dropped too few copies: {t}");
+        Assert.Equal(Count, stream.Replies);
+        await vs.StopAsync();
+    }
+}
