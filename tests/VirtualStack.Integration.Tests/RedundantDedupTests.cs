@@ -40,6 +40,85 @@ public sealed class RedundantDedupTests(ITestOutputHelper output) : IntegrationT
         await RunAsync(topology, lossy: true);
     }
 
+    /// <summary>
+    /// Path b is a Dccp path: a DCCP connection to <c>vs dccp listen</c>, which hands each (still tagged) datagram to the
+    /// relay's path-b address and carries the relay's tagged echoes back over the connection - the DCCP far side drops
+    /// duplicates by putting the relay behind it. Once both paths are up, path a loses 20 % toward the server; the
+    /// server still gets each datagram once and the application each echo once.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_dccp_path_and_a_lossy_udp_path_deliver_each_datagram_once_through_dccp_listen_and_the_relay()
+    {
+        const int dccpPort = 9300;
+        Requires.Tools("nft");
+        await using var topology = await TopologyAsync(paths: 2);
+        var plugins = await VsInstance.RunCommandAsync(null, "plugins", "--json", "--path", VsExecutable.PluginsDirectory);
+        Skip.IfNot(plugins.Ok && plugins.StdOut.Contains("stack Dccp", StringComparison.Ordinal), "the Dccp plugin provides no Dccp stack in this build");
+        await using var stream = MultipathStream.Open(topology);
+        string relayA = $"{topology.Paths[0].ServerV4}:{RelayPortA}";
+        string relayB = $"{topology.Paths[1].ServerV4}:{RelayPortB}";
+        var relay = topology.Track(NsProcess.Start(topology.Server, VsExecutable.Path,
+            ["relay", "--listen", $"{relayA},{relayB}", "--deliver", $"{stream.FarA}", "--dedup", "--json"], Log, VsExecutable.Environment()));
+        await relay.WaitForLineAsync(l => l.Contains("listening", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "the relay's readiness");
+        var listener = topology.Track(NsProcess.Start(topology.Server, VsExecutable.Path,
+            ["dccp", "listen", "--port", $"{dccpPort}", "--address", $"{topology.Paths[1].ServerV4}", "--deliver", relayB], Log, VsExecutable.Environment()));
+        await listener.WaitForLineAsync(l => l.Contains("listening", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "the DCCP listener's readiness");
+
+        JsonObject rule = MultipathStream.PathsRule(topology, "Redundant");
+        rule["SequenceTag"] = true;
+        rule["Paths"]![0]!["To"] = relayA;
+        rule["Paths"]![1]!["Stack"] = "dccp";
+        rule["Paths"]![1]!["To"] = $"{topology.Paths[1].ServerV4}:{dccpPort}";
+        VsConfig config = MultipathStream.Config(rule);
+        config.Stacks.Remove("udpB");
+        config.Stacks["dccp"] = new() { ["Plugin"] = "Dccp", ["SendQueue"] = "4000" };
+        await using var vs = await VsInstance.StartAsync(topology, config, $"--Tun:TxQueueLength={Rate * 3}");
+
+        // The first datagram opens the flow (and the DCCP handshake); the flow re-decides its paths' state at its packets,
+        // so a few more go (on path a) until path b is up. The loss starts then.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        do
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the dccp path did not come up");
+            await stream.SendAsync(1, Rate);
+            await Task.Delay(50);
+        }
+        while ((await MultipathStream.FlowAsync(vs, "spread")).GetProperty("paths").GetProperty("up").GetInt32() < 2);
+
+        int early = stream.Sent;
+        VirtualStack.Host.Setup.NftablesLoss.Add(topology.Server, "vsdd", topology.Paths[0].ServerDevice, 20);
+        await stream.SendAsync(Count - early, Rate);
+        await stream.SettleAsync(TimeSpan.FromSeconds(5));
+        deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (stream.Replies < Count && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        await Task.Delay(500);
+        JsonElement flow = await MultipathStream.FlowAsync(vs, "spread");
+        Log(flow.ToString());
+        relay.Signal(LibC.SigTerm);
+        Assert.Equal(0, await relay.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+        int[] atA;
+        lock (stream.AtA)
+        {
+            atA = [.. stream.AtA];
+        }
+
+        int repeated = atA.Length - atA.Distinct().Count();
+        Log($"udp path a (20 % loss toward the server) + dccp path b (up after {early} datagrams): server got {atA.Length} datagrams, {repeated} repeated, lost {stream.Lost().Length}; " +
+            $"application got {stream.Replies} echoes; relay {relay.StdOut.Last(l => l.StartsWith('{'))}");
+        Assert.Equal(0, stream.Corrupt);
+        Assert.Equal(0, repeated);
+        Assert.Empty(stream.Lost());
+        Assert.Equal(Count, atA.Length);
+        Assert.Equal(Count, stream.Replies);
+        JsonElement b = flow.GetProperty("paths").GetProperty("list")[1];
+        Assert.True(b.GetProperty("packets_sent").GetInt64() >= Count - early, $"the dccp path carried only {b.GetProperty("packets_sent")} of the {Count - early} after it was up");
+        await vs.StopAsync();
+    }
+
     [SkippableFact]
     public async Task Relay_usage_errors_exit_2_and_name_the_option()
     {
@@ -129,6 +208,13 @@ public sealed class RedundantDedupTests(ITestOutputHelper output) : IntegrationT
         Assert.Equal(t.GetProperty("in").GetInt64() - Count, t.GetProperty("duplicates").GetInt64() + t.GetProperty("too_old").GetInt64());
         Assert.True(t.GetProperty("duplicates").GetInt64() >= (lossy ? Count * 7 / 10 : Count), $"the relay dropped too few copies: {t}");
         Assert.Equal(Count, stream.Replies);
+
+        // vs flows --json: the flow's tag (the relay logs the same flow id), its last sequence, the echo copies dropped.
+        JsonElement tag = flow.GetProperty("paths").GetProperty("sequence_tag");
+        Assert.Contains(relay.StdOut, l => l.Contains($"flow {tag.GetProperty("flow_id").GetString()}: new", StringComparison.Ordinal));
+        Assert.Equal((ulong)Count, tag.GetProperty("sequence").GetUInt64());
+        Assert.Equal(paths.Sum(p => p.GetProperty("packets_received").GetInt64()) - Count, tag.GetProperty("reply_duplicates").GetInt64());
+        Assert.Equal(0, tag.GetProperty("replies_untagged").GetInt64());
         await vs.StopAsync();
     }
 }
