@@ -46,7 +46,7 @@ internal static class Program
             // --json is a switch everywhere except in bench, where it names the output file.
             ParsedArguments parsed = command == "bench"
                 ? ParsedArguments.Parse(args[1..])
-                : ParsedArguments.Parse(args[1..], "json", "echo");
+                : ParsedArguments.Parse(args[1..], "json", "echo", "dedup");
             return command switch
             {
                 "run" => parsed.Help ? PrintHelp(RunCommand.Help) : await RunCommand.RunAsync(parsed),
@@ -59,7 +59,7 @@ internal static class Program
                 "udp-gen" => parsed.Help ? PrintHelp(ToolCommands.GenHelp) : ToolCommands.Generate(parsed),
                 "udp-count" => parsed.Help ? PrintHelp(ToolCommands.CountHelp) : ToolCommands.Count(parsed),
                 DccpCommand.Name => await DccpCommand.RunAsync(args[1..]),
-                "relay" => parsed.Help ? PrintHelp(RelayCommand.Help) : RelayCommand.Run(ParsedArguments.Parse(args[1..], "dedup", "json")),
+                "relay" => parsed.Help ? PrintHelp(RelayCommand.Help) : RelayCommand.Run(parsed),
                 "--version" or "version" => PrintHelp(typeof(Program).Assembly.GetName().Version?.ToString() ?? "?"),
                 _ => throw new UsageException($"unknown command '{command}' (see vs --help)"),
             };

@@ -49,6 +49,9 @@ internal sealed class TagRelay
 
     public RelayTotals Totals { get; } = new();
 
+    /// <summary>The addresses bound, in <see cref="Listen"/>'s order (a port 0 there is the one the kernel picked), once ready.</summary>
+    public IReadOnlyList<IPEndPoint> Bound { get; private set; } = [];
+
     /// <summary>Binds the relay addresses, calls <paramref name="ready"/>, relays until <paramref name="cancel"/>.</summary>
     public void Run(CancellationToken cancel, Action? ready = null)
     {
@@ -67,6 +70,7 @@ internal sealed class TagRelay
             }
 
             _sockets = [.. sockets];
+            Bound = [.. sockets.Select(s => (IPEndPoint)s.LocalEndPoint!)];
             ready?.Invoke();
             for (int i = 0; i < _sockets.Length; i++)
             {
@@ -315,7 +319,7 @@ internal sealed class TagRelay
     }
 
     private void PathLog(RelayFlow flow, int index, SocketAddress from) =>
-        Log($"{flow.Name}: path from {Describe(from)} to {Listen[index]}");
+        Log($"{flow.Name}: path from {Describe(from)} to {Bound[index]}");
 
     private static string Describe(SocketAddress address)
     {

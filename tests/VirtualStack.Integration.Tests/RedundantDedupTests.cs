@@ -119,6 +119,92 @@ public sealed class RedundantDedupTests(ITestOutputHelper output) : IntegrationT
         await vs.StopAsync();
     }
 
+    /// <summary>
+    /// Both paths are Dccp (a stack each, raw IP from each path's address) to one <c>vs dccp listen --dedup</c> that
+    /// listens on both server addresses in front of the echo server: the listener ties the two connections together by
+    /// the tag's flow id. Path b loses 20 % toward the server. Once both connections are up, the server gets each
+    /// datagram once and the application each echo once.
+    /// </summary>
+    [SkippableFact]
+    public async Task Two_dccp_paths_into_dccp_listen_dedup_deliver_each_datagram_once()
+    {
+        const int dccpPort = 9300;
+        Requires.Tools("nft");
+        await using var topology = await TopologyAsync(paths: 2);
+        var plugins = await VsInstance.RunCommandAsync(null, "plugins", "--json", "--path", VsExecutable.PluginsDirectory);
+        Skip.IfNot(plugins.Ok && plugins.StdOut.Contains("stack Dccp", StringComparison.Ordinal), "the Dccp plugin provides no Dccp stack in this build");
+        await using var stream = MultipathStream.Open(topology);
+        var listener = topology.Track(NsProcess.Start(topology.Server, VsExecutable.Path,
+            ["dccp", "listen", "--port", $"{dccpPort}", "--deliver", $"{stream.FarA}", "--dedup"], Log, VsExecutable.Environment()));
+        await listener.WaitForLineAsync(l => l.StartsWith("listening", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "the DCCP listener's readiness");
+
+        JsonObject rule = MultipathStream.PathsRule(topology, "Redundant");
+        rule["SequenceTag"] = true;
+        rule["Paths"]![0]!["Stack"] = "dccpA";
+        rule["Paths"]![0]!["To"] = $"{topology.Paths[0].ServerV4}:{dccpPort}";
+        rule["Paths"]![1]!["Stack"] = "dccpB";
+        rule["Paths"]![1]!["To"] = $"{topology.Paths[1].ServerV4}:{dccpPort}";
+        VsConfig config = MultipathStream.Config(rule);
+        config.Stacks.Remove("udpA");
+        config.Stacks.Remove("udpB");
+        config.Stacks["dccpA"] = new() { ["Plugin"] = "Dccp", ["SendQueue"] = "4000" };
+        config.Stacks["dccpB"] = new() { ["Plugin"] = "Dccp", ["SendQueue"] = "4000" };
+        await using var vs = await VsInstance.StartAsync(topology, config, $"--Tun:TxQueueLength={Rate * 3}");
+
+        // Until a connection is up the flow has no path (what it is sent meanwhile is dropped): single datagrams open
+        // it and let it re-decide its paths until both are up. The loss and the counted stream start then.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        do
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the dccp paths did not come up");
+            await stream.SendAsync(1, Rate);
+            await Task.Delay(50);
+        }
+        while ((await MultipathStream.FlowAsync(vs, "spread")).GetProperty("paths").GetProperty("up").GetInt32() < 2);
+
+        int early = stream.Sent;
+        int repliesBefore = stream.Replies;
+        VirtualStack.Host.Setup.NftablesLoss.Add(topology.Server, "vsdd", topology.Paths[1].ServerDevice, 20);
+        await stream.SendAsync(Count, Rate);
+        deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while ((stream.Lost().Any(s => s >= early) || stream.Replies - repliesBefore < Count) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        await Task.Delay(500);
+        JsonElement flow = await MultipathStream.FlowAsync(vs, "spread");
+        Log(flow.ToString());
+        listener.Signal(LibC.SigTerm);
+        Assert.Equal(0, await listener.WaitForExitAsync(TimeSpan.FromSeconds(15)));
+        int[] atA;
+        lock (stream.AtA)
+        {
+            atA = [.. stream.AtA];
+        }
+
+        int repeated = atA.Length - atA.Distinct().Count();
+        int[] lost = [.. stream.Lost().Where(s => s >= early)];
+        string totals = listener.StdOut.LastOrDefault(l => l.StartsWith("dedup: totals", StringComparison.Ordinal)) ?? "(no relay totals)";
+        Log($"two dccp paths (path b 20 % loss toward the server), up after {early} datagrams: server got {atA.Count(s => s >= early)} of {Count}, " +
+            $"{repeated} repeated, lost {lost.Length}; application got {stream.Replies - repliesBefore} echoes; {totals}");
+        Assert.Equal(0, stream.Corrupt);
+        Assert.Equal(0, stream.RepliesFromElsewhere);
+        Assert.Equal(0, repeated);
+        Assert.Empty(lost);
+        Assert.Equal(Count, stream.Replies - repliesBefore);
+        Assert.Contains("flows 1,", totals, StringComparison.Ordinal);
+        var dropped = System.Text.RegularExpressions.Regex.Match(totals, @"duplicates (\d+)");
+        Assert.True(dropped.Success && int.Parse(dropped.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) > 0,
+            $"the listener dropped no copies: the two connections were not one flow ({totals})");
+        foreach (JsonElement path in flow.GetProperty("paths").GetProperty("list").EnumerateArray())
+        {
+            Assert.True(path.GetProperty("packets_sent").GetInt64() >= Count, $"path {path.GetProperty("name")} carried only {path.GetProperty("packets_sent")}");
+        }
+
+        await vs.StopAsync();
+    }
+
     [SkippableFact]
     public async Task Relay_usage_errors_exit_2_and_name_the_option()
     {
@@ -129,6 +215,8 @@ public sealed class RedundantDedupTests(ITestOutputHelper output) : IntegrationT
             (["relay", "--listen", "127.0.0.1:1", "--deliver", "127.0.0.1:9", "--dedup", "--window", "100"], "--window: 100 is not a power of two"),
             (["relay", "--listen", "127.0.0.1:1", "--deliver", "127.0.0.1:9", "--window", "128"], "--window: applies with --dedup only"),
             (["relay", "--listen", "127.0.0.1:1", "--deliver", "127.0.0.1:9", "--bogus", "1"], "unknown option --bogus"),
+            (["dccp", "listen", "--port", "9300", "--dedup"], "--dedup needs --deliver"),
+            (["dccp", "listen", "--port", "9300", "--dedup", "--deliver", "127.0.0.1:9", "--window", "65"], "--window: '65' is not a power of two"),
         ];
         foreach ((string[] args, string message) in cases)
         {
