@@ -1,13 +1,10 @@
 using System.Buffers.Binary;
 using System.Text;
 using Microsoft.Extensions.Configuration;
-using VirtualStack.Contracts.Flows;
-using VirtualStack.Contracts.Net;
 using VirtualStack.Contracts.Packets;
 using VirtualStack.Contracts.Stacks;
 using VirtualStack.Host.Configuration;
 using VirtualStack.Host.Multipath;
-using VirtualStack.Host.Stacks;
 using VirtualStack.Host.Tests.Infrastructure;
 
 namespace VirtualStack.Host.Tests.Multipath;
@@ -18,9 +15,6 @@ namespace VirtualStack.Host.Tests.Multipath;
 /// </summary>
 public sealed class SequenceTagTests
 {
-    private static readonly NetEndpoint FarA = new(NetAddress.Parse("10.201.0.2"), 9401);
-    private static readonly NetEndpoint FarB = new(NetAddress.Parse("10.202.0.2"), 9402);
-
     private readonly RecordingStack _a = new("udpA");
     private readonly RecordingStack _b = new("udpB");
 
@@ -120,7 +114,7 @@ public sealed class SequenceTagTests
     {
         MultipathFlow flow = Create(PathScheduler.Redundant, new Sink());
         byte[] packet = Packet([1]);
-        PacketInfo info = Info(packet);
+        PacketInfo info = MultipathRig.UdpInfo(packet);
         info.Flags |= PacketFlags.Fragment;
         Assert.Equal(DropReason.Unsupported, flow.Send(packet, info));
         Assert.Empty(_a.Sent);
@@ -136,7 +130,7 @@ public sealed class SequenceTagTests
         var counting = new CountingStack();
         MultipathFlow flow = Create((PathScheduler)scheduler, new CountingSink(), null, counting, counting);
         byte[] packet = Packet(new byte[100]);
-        PacketInfo info = Info(packet);
+        PacketInfo info = MultipathRig.UdpInfo(packet);
         byte[] reply = Reply(flow.Tagger!.FlowId, 1, new byte[100]);
         for (int i = 0; i < 100; i++)
         {
@@ -186,38 +180,15 @@ public sealed class SequenceTagTests
     private static VsSettings Read(string json) =>
         SettingsReader.Read(new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json))).Build());
 
-    private MultipathFlow Create(PathScheduler scheduler, IReplySink sink, LinkState? linkB = null, ITransportStack? a = null, ITransportStack? b = null)
-    {
-        PathDefinition[] paths =
-        [
-            new("a", new StackRuntime(0, "udpA", "Udp", a ?? _a), FarA, null, 1),
-            new("b", new StackRuntime(1, "udpB", "Udp", b ?? _b), FarB, linkB, 1),
-        ];
-        var stack = new MultipathStack("spread", paths, scheduler, TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(100), null, _ => { })
-        {
-            SequenceTag = true,
-        };
-        var key = new FlowKey(IpProtocols.Udp, NetAddress.Parse("10.200.0.1"), 5000, NetAddress.Parse("10.201.0.2"), 9400);
-        return (MultipathFlow)stack.Open(key, FarA, sink, CancellationToken.None).Result;
-    }
+    private MultipathFlow Create(PathScheduler scheduler, IReplySink sink, LinkState? linkB = null, ITransportStack? a = null, ITransportStack? b = null) =>
+        MultipathRig.Create(scheduler, a ?? _a, b ?? _b, sink, linkB, sequenceTag: true);
 
     private static byte[] Packet(byte[] payload) => TestPackets.Udp([10, 200, 0, 1], 5000, [10, 201, 0, 2], 9400, payload);
-
-    private static PacketInfo Info(byte[] packet) => new()
-    {
-        Length = (ushort)packet.Length,
-        IpVersion = 4,
-        Protocol = IpProtocols.Udp,
-        TransportOffset = 20,
-        PayloadOffset = 28,
-        PayloadLength = (ushort)(packet.Length - 28),
-        Flags = PacketFlags.TransportParsed,
-    };
 
     private static DropReason Send(MultipathFlow flow, byte[] payload)
     {
         byte[] packet = Packet(payload);
-        return flow.Send(packet, Info(packet));
+        return flow.Send(packet, MultipathRig.UdpInfo(packet));
     }
 
     private static byte[] Reply(uint flowId, ulong sequence, byte[] payload)
@@ -226,30 +197,6 @@ public sealed class SequenceTagTests
         SequenceTag.Write(reply, flowId, sequence);
         payload.CopyTo(reply, SequenceTag.Size);
         return reply;
-    }
-
-    private sealed class CountingStack : ITransportStack, IStackFlow
-    {
-        public string Name => "counting";
-
-        public StackCarries Carries => StackCarries.Payload;
-
-        public StackFlowStats Stats { get; } = new();
-
-        public ValueTask<IStackFlow> Open(FlowKey flow, NetEndpoint remote, IReplySink replies, CancellationToken cancellationToken) =>
-            ValueTask.FromResult<IStackFlow>(this);
-
-        public DropReason Send(ReadOnlySpan<byte> packet, in PacketInfo info) => DropReason.None;
-
-        public void Flush()
-        {
-        }
-
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-
-        public void Dispose()
-        {
-        }
     }
 
     private sealed class CountingSink : IReplySink
