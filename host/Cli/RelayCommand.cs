@@ -15,7 +15,7 @@ internal static class RelayCommand
                         [--reply-path-ms MS] [--json]
 
         The far side of a multipath rule's Udp paths, in front of an unchanged UDP server: receives on every --listen
-        address (one per path), hands each datagram to the server at --deliver from a UDP socket of the flow's own, and
+        address (one per path; port 0: the kernel picks one, the "listening" line says which), hands each datagram to the server at --deliver from a UDP socket of the flow's own, and
         sends the server's replies back.
           --dedup          the datagrams carry VS's sequence tag (rule option SequenceTag, docs/redundant-tag.md): the
                            tag is stripped, and a datagram whose flow id and sequence number were delivered already
@@ -37,12 +37,15 @@ internal static class RelayCommand
         var endpoints = new List<NetEndpoint>();
         foreach (string part in listen.Split(',', StringSplitOptions.TrimEntries))
         {
-            if (!NetEndpoint.TryParse(part, out NetEndpoint endpoint) || endpoint.Port == 0)
+            // NetEndpoint refuses port 0, which here asks the kernel for a port: parse it as port 1, then set 0.
+            bool any = part.EndsWith(":0", StringComparison.Ordinal);
+            if (!NetEndpoint.TryParse(any ? part[..^1] + "1" : part, out NetEndpoint endpoint))
             {
                 throw new UsageException($"--listen: '{part}' is not ADDR:PORT (an IP address and a port)");
             }
 
-            if (endpoints.Contains(endpoint))
+            endpoint = any ? endpoint with { Port = 0 } : endpoint;
+            if (!any && endpoints.Contains(endpoint))
             {
                 throw new UsageException($"--listen: {part} is given twice");
             }
@@ -88,7 +91,7 @@ internal static class RelayCommand
         using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
         using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
         relay.Run(stop.Token, () => Line(string.Create(CultureInfo.InvariantCulture,
-            $"listening on {string.Join(", ", endpoints)}, delivering to udp {deliver}{(dedup ? $", dropping duplicates (window {window})" : ", unchanged")}")));
+            $"listening on {string.Join(", ", relay.Bound)}, delivering to udp {deliver}{(dedup ? $", dropping duplicates (window {window})" : ", unchanged")}")));
 
         RelayTotals t = relay.Totals;
         Line(t.ToString());
