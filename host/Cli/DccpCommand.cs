@@ -35,7 +35,7 @@ internal static class DccpCommand
 
         if (arguments.Count == 0 || arguments[0] is "--help" or "-h" or "help" || arguments.Contains("--help"))
         {
-            Console.Out.WriteLine(command.Help + DccpDedup.Help);
+            Console.Out.WriteLine($"{command.Help}\n{DccpDedup.Help}");
             return arguments.Count == 0 ? 2 : 0;
         }
 
