@@ -224,7 +224,13 @@ internal sealed class TagRelay
         upstream.Connect(Deliver.ToIPEndPoint());
         upstream.ReceiveTimeout = PollMs;
         SocketBuffers.Enlarge(upstream, receive: true);
-        var flow = new RelayFlow(id, name, upstream, Dedup ? new DuplicateWindow(Window) : null);
+        var flow = new RelayFlow(id, name, upstream, Dedup ? new DuplicateWindow(Window) : null)
+        {
+            // Replies are numbered from the clock (microseconds), not from 1: after a restart of the relay, or a flow
+            // forgotten while VS's lives on, VS's reply window has seen sequences up to the old count, and replies
+            // numbered from 1 again would all look old there. At under a million replies a second this stays ahead.
+            ReplySequence = (ulong)DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000,
+        };
         Interlocked.Increment(ref Totals.Flows);
         Log($"{name}: new, delivering from udp {((IPEndPoint)upstream.LocalEndPoint!).Port} to {Deliver}");
         new Thread(() => RepliesLoop(flow)) { IsBackground = true, Name = "relay-replies" }.Start();

@@ -67,9 +67,12 @@ public sealed class RelayLoopbackTests(ITestOutputHelper output) : IntegrationTe
             Assert.Equal(expected, atServer.Order(StringComparer.Ordinal));
         }
 
-        // Each echo on both paths, tagged with the flow's id and the relay's own sequence 1, 2, 3, ...
+        // Each echo on both paths, tagged with the flow's id and the relay's own sequence: consecutive, starting from
+        // the relay's clock in microseconds (so a restarted relay numbers above what VS has seen).
         Assert.Equal(echoesA, echoesB);
-        Assert.Equal([1UL, 2, 3, 4, 5], echoesA.Select(e => e.Sequence));
+        ulong first = echoesA[0].Sequence;
+        Assert.Equal([first, first + 1, first + 2, first + 3, first + 4], echoesA.Select(e => e.Sequence));
+        Assert.InRange(first, (ulong)DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeMilliseconds() * 1000, (ulong)DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000);
         Assert.Equal(atServer, echoesA.Select(e => e.Payload));
         using JsonDocument totals = JsonDocument.Parse(relay.StdOut.Last(l => l.StartsWith('{')));
         JsonElement t = totals.RootElement;
