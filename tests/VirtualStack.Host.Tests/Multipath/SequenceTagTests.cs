@@ -110,6 +110,34 @@ public sealed class SequenceTagTests
     }
 
     [Fact]
+    public void An_ipv6_packet_is_tagged_in_the_16_bytes_before_its_payload()
+    {
+        MultipathFlow flow = Create(PathScheduler.Redundant, new Sink());
+        var packet = new byte[40 + 8 + 3];
+        packet[0] = 0x60;
+        packet[6] = IpProtocols.Udp;
+        packet.AsSpan(48).Fill(0xAB);
+        var info = new PacketInfo
+        {
+            Length = (ushort)packet.Length,
+            IpVersion = 6,
+            Protocol = IpProtocols.Udp,
+            TransportOffset = 40,
+            PayloadOffset = 48,
+            PayloadLength = 3,
+            Flags = PacketFlags.TransportParsed,
+        };
+        byte[] header = packet[..32];
+        Assert.Equal(DropReason.None, flow.Send(packet, info));
+        byte[] sent = _a.Sent.Single().Payload;
+        Assert.Equal(packet[32..], sent);
+        Assert.True(SequenceTag.TryRead(sent, out uint id, out ulong sequence));
+        Assert.Equal((flow.Tagger!.FlowId, 1UL), (id, sequence));
+        Assert.Equal([0xAB, 0xAB, 0xAB], sent[SequenceTag.Size..]);
+        Assert.Equal(header, packet[..32]); // nothing before the 16 bytes is touched
+    }
+
+    [Fact]
     public void A_packet_without_a_whole_udp_payload_is_not_sent()
     {
         MultipathFlow flow = Create(PathScheduler.Redundant, new Sink());
