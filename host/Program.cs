@@ -27,6 +27,7 @@ internal static class Program
           udp-count count received UDP datagrams per time bucket (the benchmark and demo server)
           udp-delay relay UDP datagrams with a delay, jitter and loss (netem's delay where the kernel has none)
           dccp      DCCP endpoint on its own: listen (hand datagrams to a UDP server), send   raw IP needs root
+          relay     far side of multipath Udp paths: drop tagged duplicates, relay to an unchanged UDP server
 
         Exit status: 0 success, 1 failure at run time, 2 bad usage or configuration.
         """;
@@ -46,7 +47,7 @@ internal static class Program
             // --json is a switch everywhere except in bench, where it names the output file.
             ParsedArguments parsed = command == "bench"
                 ? ParsedArguments.Parse(args[1..])
-                : ParsedArguments.Parse(args[1..], "json", "echo");
+                : ParsedArguments.Parse(args[1..], "json", "echo", "dedup");
             return command switch
             {
                 "run" => parsed.Help ? PrintHelp(RunCommand.Help) : await RunCommand.RunAsync(parsed),
@@ -60,6 +61,7 @@ internal static class Program
                 "udp-count" => parsed.Help ? PrintHelp(ToolCommands.CountHelp) : ToolCommands.Count(parsed),
                 Tools.UdpDelayCommand.Name => parsed.Help ? PrintHelp(Tools.UdpDelayCommand.Help) : Tools.UdpDelayCommand.Run(parsed),
                 DccpCommand.Name => await DccpCommand.RunAsync(args[1..]),
+                "relay" => parsed.Help ? PrintHelp(RelayCommand.Help) : RelayCommand.Run(parsed),
                 "--version" or "version" => PrintHelp(typeof(Program).Assembly.GetName().Version?.ToString() ?? "?"),
                 _ => throw new UsageException($"unknown command '{command}' (see vs --help)"),
             };

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Configuration;
+using VirtualStack.Contracts.Net;
 using VirtualStack.Contracts.Plugins;
 using VirtualStack.Host.Configuration;
 using VirtualStack.Host.Plugins;
@@ -32,15 +33,25 @@ internal static class DccpCommand
             return 1;
         }
 
-        if (arguments.Count == 0 || arguments[0] is "--help" or "-h" or "help")
+        if (arguments.Count == 0 || arguments[0] is "--help" or "-h" or "help" || arguments.Contains("--help"))
         {
-            Console.Out.WriteLine(command.Help);
+            Console.Out.WriteLine($"{command.Help}\n{DccpDedup.Help}");
             return arguments.Count == 0 ? 2 : 0;
+        }
+
+        List<string>? dedup = null;
+        NetEndpoint deliver = default;
+        int window = 0;
+        if (DccpDedup.Wanted(arguments) && (dedup = DccpDedup.Split(arguments, out deliver, out window)) is null)
+        {
+            return 2;
         }
 
         using var stop = new CancellationTokenSource();
         using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
         using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
-        return await command.RunAsync(arguments, Console.Out, Console.Error, stop.Token);
+        return dedup is null
+            ? await command.RunAsync(arguments, Console.Out, Console.Error, stop.Token)
+            : await DccpDedup.RunAsync(dedup, deliver, window, a => command.RunAsync(a, Console.Out, Console.Error, stop.Token));
     }
 }

@@ -22,11 +22,11 @@ internal static class SettingsReader
     private static readonly string[] RuleKeys =
     [
         "Name", "Match", "Stacks", "Policy", "PolicyOptions", "Nat", "NatPlugin", "IdleTimeout",
-        "Paths", "Scheduler", "PathDownAfter", "ProbeInterval", "Fallback", "FallbackAfter",
+        "Paths", "Scheduler", "PathDownAfter", "ProbeInterval", "SequenceTag", "Fallback", "FallbackAfter",
     ];
 
     private static readonly string[] PathKeys = ["Name", "Stack", "To", "Interface", "Weight"];
-    private static readonly string[] MultipathOnlyKeys = ["Scheduler", "PathDownAfter", "ProbeInterval"];
+    private static readonly string[] MultipathOnlyKeys = ["Scheduler", "PathDownAfter", "ProbeInterval", "SequenceTag"];
     private static readonly string[] NotWithPathsKeys = ["Stacks", "Policy", "PolicyOptions", "Nat", "NatPlugin", "Fallback", "FallbackAfter"];
     private static readonly string[] MatchKeys = ["Protocol", "SourcePort", "DestinationPort", "Source", "Destination"];
     private static readonly string[] FlowKeys = ["MaxFlows", "UdpIdleTimeout", "TcpIdleTimeout", "IcmpIdleTimeout", "OtherIdleTimeout"];
@@ -298,6 +298,7 @@ internal static class SettingsReader
             Scheduler = scheduler,
             PathDownAfter = downAfter,
             ProbeInterval = probe,
+            SequenceTag = Bool(rule, "SequenceTag"),
         };
     }
 
@@ -407,6 +408,22 @@ internal static class SettingsReader
         }
 
         return value;
+    }
+
+    private static bool Bool(IConfigurationSection section, string key)
+    {
+        IConfigurationSection value = section.GetSection(key);
+        if (!value.Exists())
+        {
+            return false;
+        }
+
+        if (value.Value is not { } text || !bool.TryParse(text, out bool result))
+        {
+            throw new ConfigurationException(value.Path, $"'{value.Value ?? "(a section)"}' is not true or false");
+        }
+
+        return result;
     }
 
     private static uint UInt(IConfigurationSection section, string key, uint fallback)

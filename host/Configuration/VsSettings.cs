@@ -54,6 +54,9 @@ internal sealed record RuleSettings(
     /// <summary><c>ProbeInterval</c>: how often a path that is out gets a copy of a packet to find out whether it is back.</summary>
     public TimeSpan ProbeInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary><c>SequenceTag</c>: each payload carries a flow id and sequence number, so the far side drops duplicates (docs/redundant-tag.md).</summary>
+    public bool SequenceTag { get; init; }
+
     /// <summary><c>Fallback</c>: the far end an ordinary rule's flows move to when the current one is unreachable.</summary>
     public NetEndpoint? Fallback { get; init; }
 

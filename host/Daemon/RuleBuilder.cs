@@ -132,7 +132,7 @@ internal static class RuleBuilder
             paths[p] = new PathDefinition(path.Name, runtime, path.To, path.Interface is { } device ? links!.Watch(device) : null, path.Weight);
         }
 
-        var stack = new MultipathStack(rule.Name, paths, rule.Scheduler, rule.PathDownAfter, rule.ProbeInterval, links, log);
+        var stack = new MultipathStack(rule.Name, paths, rule.Scheduler, rule.PathDownAfter, rule.ProbeInterval, links, log) { SequenceTag = rule.SequenceTag };
         var runtimeOfRule = new StackRuntime(index, stack.Name, "Multipath", stack);
         return new Rule(rule.Name, rule.Match, [runtimeOfRule], FirstStackPolicy.Instance, null, rule.IdleTimeout) { Multipath = stack };
     }

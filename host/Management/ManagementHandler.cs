@@ -440,6 +440,13 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
         {
             ["scheduler"] = flow.Stack.Scheduler.ToString(),
             ["up"] = flow.UpCount,
+            ["sequence_tag"] = flow.Tagger is { } tag ? new JsonObject
+            {
+                ["flow_id"] = tag.FlowId.ToString("x8", System.Globalization.CultureInfo.InvariantCulture),
+                ["sequence"] = tag.Sequence,
+                ["reply_duplicates"] = tag.ReplyDuplicates,
+                ["replies_untagged"] = Interlocked.Read(ref tag.RepliesUntagged),
+            } : null,
             ["list"] = paths,
         };
     }

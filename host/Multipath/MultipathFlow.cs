@@ -34,6 +34,7 @@ internal sealed class MultipathFlow : IStackFlow
     private readonly int[] _credit;
     private readonly bool[] _up;
     private readonly double[] _rtt;
+    private readonly SequenceTagger? _tagger;
     private long _nextCheck;
     private long _nextMeasure;
     private int _upCount;
@@ -50,6 +51,7 @@ internal sealed class MultipathFlow : IStackFlow
         _credit = new int[_paths.Length];
         _up = new bool[_paths.Length];
         _rtt = new double[_paths.Length];
+        _tagger = stack.SequenceTag ? new SequenceTagger(SequenceTag.NewFlowId()) : null;
         for (int i = 0; i < _paths.Length; i++)
         {
             _paths[i] = new PathFlow(this, stack.Paths[i], i);
@@ -73,16 +75,27 @@ internal sealed class MultipathFlow : IStackFlow
 
     public StackFlowStats Stats { get; } = new();
 
+    /// <summary>The flow's sequence tag (rule option SequenceTag), else null.</summary>
+    public SequenceTagger? Tagger => _tagger;
+
     /// <summary>Paths up at the last check.</summary>
     public int UpCount => _upCount;
 
     private string KeyText => _keyText ??= _key.ToString();
 
-    public DropReason Send(ReadOnlySpan<byte> packet, in PacketInfo info)
+    public DropReason Send(ReadOnlySpan<byte> packet, in PacketInfo original)
     {
         if (_disposed)
         {
             return DropReason.ShuttingDown;
+        }
+
+        // With a sequence tag every path (and probe) sends the tagged payload: one tag, written once, in place.
+        PacketInfo info = original;
+        if (_tagger is not null && !_tagger.TryTag(packet, ref info))
+        {
+            Stats.SendErrors++;
+            return DropReason.Unsupported;
         }
 
         long now = Environment.TickCount64;
@@ -134,7 +147,7 @@ internal sealed class MultipathFlow : IStackFlow
         if (result == DropReason.None)
         {
             Stats.PacketsSent++;
-            Stats.BytesSent += info.PayloadLength;
+            Stats.BytesSent += original.PayloadLength;
         }
         else
         {
@@ -196,6 +209,11 @@ internal sealed class MultipathFlow : IStackFlow
     /// <summary>A reply on one of the paths: to the application, as from what it addressed (the engine's NAT view).</summary>
     public void DeliverReply(ReadOnlySpan<byte> payload)
     {
+        if (_tagger is not null && !_tagger.TryAccept(payload, out payload))
+        {
+            return; // a copy of a reply that came on another path first
+        }
+
         Interlocked.Increment(ref Stats.PacketsReceived);
         Interlocked.Add(ref Stats.BytesReceived, payload.Length);
         _replies.Deliver(payload);

@@ -44,6 +44,9 @@ internal sealed class MultipathStack : ITransportStack
 
     public Action<string> Log { get; }
 
+    /// <summary>Rule option <c>SequenceTag</c>: each flow tags its payloads and de-duplicates tagged replies (<see cref="SequenceTagger"/>).</summary>
+    public bool SequenceTag { get; init; }
+
     public StackCarries Carries => StackCarries.Payload;
 
     /// <summary>Index of the path named <paramref name="name"/> (case-insensitive), or -1.</summary>

@@ -1,10 +1,8 @@
-using VirtualStack.Contracts.Flows;
 using VirtualStack.Contracts.Net;
 using VirtualStack.Contracts.Packets;
 using VirtualStack.Contracts.Stacks;
 using VirtualStack.Host.Configuration;
 using VirtualStack.Host.Multipath;
-using VirtualStack.Host.Stacks;
 using VirtualStack.Host.Tests.Infrastructure;
 
 namespace VirtualStack.Host.Tests.Multipath;
@@ -147,63 +145,10 @@ public sealed class MultipathFlowTests
         Assert.Equal(20_100 * ((PathScheduler)scheduler == PathScheduler.Redundant ? 2 : 1), a.Sent + b.Sent);
     }
 
-    private MultipathFlow Create(PathScheduler scheduler, IReplySink sink, LinkState? linkB = null, ITransportStack? a = null, ITransportStack? b = null)
-    {
-        PathDefinition[] paths =
-        [
-            new("a", new StackRuntime(0, "udpA", "Udp", a ?? _a), FarA, null, 1),
-            new("b", new StackRuntime(1, "udpB", "Udp", b ?? _b), FarB, linkB, 1),
-        ];
-        var stack = new MultipathStack("spread", paths, scheduler, TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(100), null, l => _log.Add(l));
-        var key = new FlowKey(IpProtocols.Udp, NetAddress.Parse("10.200.0.1"), 5000, NetAddress.Parse("10.201.0.2"), 9400);
-        return (MultipathFlow)stack.Open(key, FarA, sink, CancellationToken.None).Result;
-    }
+    private MultipathFlow Create(PathScheduler scheduler, IReplySink sink, LinkState? linkB = null, ITransportStack? a = null, ITransportStack? b = null) =>
+        MultipathRig.Create(scheduler, a ?? _a, b ?? _b, sink, linkB, l => _log.Add(l));
 
-    private static DropReason Send(MultipathFlow flow)
-    {
-        var info = new PacketInfo
-        {
-            Length = (ushort)Packet.Length,
-            IpVersion = 4,
-            Protocol = IpProtocols.Udp,
-            TransportOffset = 20,
-            PayloadOffset = 28,
-            PayloadLength = (ushort)(Packet.Length - 28),
-            Flags = PacketFlags.TransportParsed,
-        };
-        return flow.Send(Packet, info);
-    }
-
-    /// <summary>A stack whose flows only count: nothing of its own allocates per packet.</summary>
-    private sealed class CountingStack : ITransportStack, IStackFlow
-    {
-        public long Sent;
-
-        public string Name => "counting";
-
-        public StackCarries Carries => StackCarries.Payload;
-
-        public StackFlowStats Stats { get; } = new();
-
-        public ValueTask<IStackFlow> Open(FlowKey flow, NetEndpoint remote, IReplySink replies, CancellationToken cancellationToken) =>
-            ValueTask.FromResult<IStackFlow>(this);
-
-        public DropReason Send(ReadOnlySpan<byte> packet, in PacketInfo info)
-        {
-            Sent++;
-            return DropReason.None;
-        }
-
-        public void Flush()
-        {
-        }
-
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-
-        public void Dispose()
-        {
-        }
-    }
+    private static DropReason Send(MultipathFlow flow) => flow.Send(Packet, MultipathRig.UdpInfo(Packet));
 
     private sealed class Sink : IReplySink
     {
