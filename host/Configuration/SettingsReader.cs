@@ -29,7 +29,7 @@ internal static class SettingsReader
     private static readonly string[] MultipathOnlyKeys = ["Scheduler", "PathDownAfter", "ProbeInterval", "SequenceTag"];
     private static readonly string[] NotWithPathsKeys = ["Stacks", "Policy", "PolicyOptions", "Nat", "NatPlugin", "Fallback", "FallbackAfter"];
     private static readonly string[] MatchKeys = ["Protocol", "SourcePort", "DestinationPort", "Source", "Destination"];
-    private static readonly string[] FlowKeys = ["MaxFlows", "UdpIdleTimeout", "TcpIdleTimeout", "IcmpIdleTimeout", "OtherIdleTimeout"];
+    private static readonly string[] FlowKeys = ["MaxFlows", "HoldPackets", "UdpIdleTimeout", "TcpIdleTimeout", "IcmpIdleTimeout", "OtherIdleTimeout"];
     private static readonly string[] PipelineKeys = ["Fuse", "BatchSize", "Batches"];
 
     public static VsSettings Read(IConfiguration configuration)
@@ -349,7 +349,10 @@ internal static class SettingsReader
             Time(section, "TcpIdleTimeout", d.Tcp),
             Time(section, "IcmpIdleTimeout", d.Icmp),
             Time(section, "OtherIdleTimeout", d.Other));
-        return new FlowSettings(Int(section, "MaxFlows", 100_000, 1, 10_000_000), timeouts);
+        return new FlowSettings(
+            Int(section, "MaxFlows", 100_000, 1, 10_000_000),
+            timeouts,
+            Int(section, "HoldPackets", FlowSettings.DefaultHoldPackets, 0, 65_536));
     }
 
     private static PipelineSettings ReadPipeline(IConfigurationSection section)

@@ -87,6 +87,13 @@ internal enum PathScheduler
     Redundant,
 }
 
-internal sealed record FlowSettings(int MaxFlows, FlowTimeouts Timeouts);
+/// <param name="HoldPackets">
+/// Packets a flow may hold while no stack of it is ready (its first DCCP handshake): sent in order once one is; 0
+/// drops them as before.
+/// </param>
+internal sealed record FlowSettings(int MaxFlows, FlowTimeouts Timeouts, int HoldPackets = FlowSettings.DefaultHoldPackets)
+{
+    public const int DefaultHoldPackets = 256;
+}
 
 internal sealed record PipelineSettings(bool Fuse, int BatchSize, int Batches);

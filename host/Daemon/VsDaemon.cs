@@ -69,7 +69,7 @@ internal sealed class VsDaemon : IAsyncDisposable
         _tun = TunDevice.Open(_settings.Tun.Name);
         _setup = NetworkSetup.Apply(_settings.Tun, _tun.Name, _log);
         var counters = new PipelineCounters();
-        var flows = new FlowManager(rules, _settings.Flows.Timeouts, _settings.Flows.MaxFlows, new TunReplyWriter(_tun, counters));
+        var flows = new FlowManager(rules, _settings.Flows.Timeouts, _settings.Flows.MaxFlows, new TunReplyWriter(_tun, counters), counters, _settings.Flows.HoldPackets);
         int slot = SlotSize(_settings.Tun.Mtu);
         var pool = new PacketBatchPool(_settings.Pipeline.Batches, _settings.Pipeline.BatchSize, slot);
         // A multipath rule's stack is one more stack the sink may flush once per batch.

@@ -1,5 +1,7 @@
 using VirtualStack.Contracts.Flows;
 using VirtualStack.Contracts.Stacks;
+using VirtualStack.Host.Configuration;
+using VirtualStack.Host.Pipeline;
 using VirtualStack.Host.Rules;
 
 namespace VirtualStack.Host.Flows;
@@ -13,13 +15,18 @@ internal sealed class FlowManager
     private readonly RuleSet _rules;
     private readonly FlowTimeouts _timeouts;
     private readonly IReplyWriter _replies;
+    private readonly PipelineCounters _counters;
+    private readonly int _holdPackets;
     private long _nextId;
 
-    public FlowManager(RuleSet rules, FlowTimeouts timeouts, int maxFlows, IReplyWriter replies)
+    public FlowManager(RuleSet rules, FlowTimeouts timeouts, int maxFlows, IReplyWriter replies, PipelineCounters? counters = null,
+        int holdPackets = FlowSettings.DefaultHoldPackets)
     {
         _rules = rules;
         _timeouts = timeouts;
         _replies = replies;
+        _counters = counters ?? new PipelineCounters();
+        _holdPackets = holdPackets;
         Table = new FlowTable(maxFlows);
         Table.FlowEnded += static (entry, _) => entry.Engine.Dispose();
         ShortestTimeoutMs = (long)Shortest(rules, timeouts).TotalMilliseconds;
@@ -28,7 +35,7 @@ internal sealed class FlowManager
         // all travel on one engine of the default rule, when the default stack carries whole packets.
         if (rules.Default.Stacks[0].Carries == StackCarries.Packet)
         {
-            Passthrough = new StackEngine(default, rules.Default, replies);
+            Passthrough = new StackEngine(default, rules.Default, replies, _counters, _holdPackets);
         }
     }
 
@@ -51,7 +58,7 @@ internal sealed class FlowManager
 
         Rule rule = _rules.Find(key);
         TimeSpan idle = rule.IdleTimeout ?? _timeouts.For(key.Protocol);
-        entry = new FlowEntry(++_nextId, key, rule, now, (long)idle.TotalMilliseconds, new StackEngine(key, rule, _replies));
+        entry = new FlowEntry(++_nextId, key, rule, now, (long)idle.TotalMilliseconds, new StackEngine(key, rule, _replies, _counters, _holdPackets));
         rule.FlowsCreated++;
         Table.Add(entry);
         return entry;

@@ -3,10 +3,12 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using VirtualStack.Contracts.Flows;
 using VirtualStack.Contracts.Net;
+using VirtualStack.Contracts.Packets;
 using VirtualStack.Contracts.Stacks;
 using VirtualStack.Host.Decision;
 using VirtualStack.Host.Metrics;
 using VirtualStack.Host.Multipath;
+using VirtualStack.Host.Pipeline;
 using VirtualStack.Host.Rules;
 using VirtualStack.Host.Stacks;
 
@@ -15,7 +17,9 @@ namespace VirtualStack.Host.Flows;
 /// <summary>
 /// A flow's stack engine: its application endpoint (the key, for rebuilding replies), its NAT, and its stacks,
 /// each built once and cached. Switching stacks changes which cached slot is active (make before break): a slot
-/// that is not ready yet never takes packets, the flow keeps using the one it had.
+/// that is not ready yet never takes packets, the flow keeps using the one it had. A flow that has no ready stack at
+/// all (its first one is being built) holds its packets (<see cref="HeldPackets"/>) and sends them first, in order,
+/// on the stack that becomes ready.
 /// </summary>
 /// <remarks>
 /// Every switch is timed from the first packet for which the decision wanted the new stack to the first packet that
@@ -31,6 +35,9 @@ internal sealed class StackEngine : IDisposable
     private readonly StackSlot[] _slots;
     private readonly IReplyWriter _replies;
     private readonly RulePolicy? _policy;
+    private readonly PipelineCounters _counters;
+    private readonly int _holdPackets;
+    private HeldPackets? _held;
     private int _active = -1;
 
     // The stack the decision wants while it is not the active one yet: since when (Stopwatch timestamp), and
@@ -56,11 +63,13 @@ internal sealed class StackEngine : IDisposable
     private long _nextFallbackCheck;
     private bool _fellBack;
 
-    public StackEngine(FlowKey key, Rule rule, IReplyWriter replies)
+    public StackEngine(FlowKey key, Rule rule, IReplyWriter replies, PipelineCounters counters, int holdPackets)
     {
         _key = key;
         _rule = rule;
         _replies = replies;
+        _counters = counters;
+        _holdPackets = holdPackets;
         _policy = rule.Policy as RulePolicy;
         _slots = new StackSlot[rule.Stacks.Length];
         for (int i = 0; i < _slots.Length; i++)
@@ -101,6 +110,9 @@ internal sealed class StackEngine : IDisposable
     public MultipathFlow? MultipathFlow => _slots.Length == 1 ? _slots[0].StackFlow as MultipathFlow : null;
 
     public long RepliesDelivered;
+
+    /// <summary>Packets held since the flow began because no stack of it was ready (see <see cref="Hold"/>).</summary>
+    public long HeldTotal => _held?.Total ?? 0;
 
     /// <summary>The switches of this flow with their delays, or null before the first.</summary>
     public SwitchHistory? History => Volatile.Read(ref _history);
@@ -176,28 +188,112 @@ internal sealed class StackEngine : IDisposable
 
         if (target.State is SlotState.Ready)
         {
-            if (_active != wanted)
-            {
-                if (_active >= 0)
-                {
-                    Switches++;
-                    target.ArmFirstSend(_active, wanted, _pendingSince, _pendingCached);
-                }
-
-                _active = wanted;
-                _pending = -1;
-            }
-
+            Activate(wanted);
             if (_rule.Fallback is not null && !_fellBack)
             {
                 WatchForFallback(now);
             }
 
+            ReleaseHeld(target);
             return target;
         }
 
         // Make before break: keep the current stack until the wanted one is ready.
-        return _active >= 0 && _slots[_active].State is SlotState.Ready ? _slots[_active] : null;
+        StackSlot? current = _active >= 0 && _slots[_active].State is SlotState.Ready ? _slots[_active] : null;
+        if (current is not null)
+        {
+            ReleaseHeld(current);
+        }
+
+        return current;
+    }
+
+    /// <summary>
+    /// Keeps a copy of a packet for which <see cref="Route"/> found no ready stack while one is being built; it goes
+    /// out first on the stack that becomes ready. False when nothing is being built or the flow holds all it may:
+    /// the caller drops the packet. Pipeline thread.
+    /// </summary>
+    public bool Hold(ReadOnlySpan<byte> packet, in PacketInfo info, FlowEntry? entry)
+    {
+        if (_holdPackets == 0 || !AnyBuilding())
+        {
+            return false;
+        }
+
+        _held ??= new HeldPackets(_holdPackets);
+        if (!_held.Add(packet, info, entry))
+        {
+            return false;
+        }
+
+        _counters.Held++;
+        return true;
+    }
+
+    // Makes slot `index` the one carrying the flow (a switch when another one did).
+    private void Activate(int index)
+    {
+        if (_active == index)
+        {
+            return;
+        }
+
+        if (_active >= 0)
+        {
+            Switches++;
+            _slots[index].ArmFirstSend(_active, index, _pendingSince, _pendingCached);
+        }
+
+        _active = index;
+        _pending = -1;
+    }
+
+    // Sends what the flow held on the slot that is ready now, before any later packet (the caller is about to route
+    // one, or a build just completed between batches), and flushes the stack so the copies can be forgotten.
+    private void ReleaseHeld(StackSlot slot)
+    {
+        if (_held is not { Count: > 0 } held || slot.Flow is not { } flow)
+        {
+            return;
+        }
+
+        for (int i = 0; i < held.Count; i++)
+        {
+            SlotSend.Send(flow, slot, held.Packet(i), ref held.Info(i), held.Entry(i), _counters);
+        }
+
+        slot.Runtime.Stack.Flush();
+        held.Clear();
+    }
+
+    // Nothing will become ready for the held packets (the build failed, the flow ended): they are lost.
+    private void DropHeld()
+    {
+        if (_held is not { Count: > 0 } held)
+        {
+            return;
+        }
+
+        for (int i = 0; i < held.Count; i++)
+        {
+            _counters.Drop(DropReason.StackNotReady);
+            held.Entry(i)?.Drop(DropReason.StackNotReady);
+        }
+
+        held.Clear();
+    }
+
+    private bool AnyBuilding()
+    {
+        foreach (StackSlot slot in _slots)
+        {
+            if (slot.State is SlotState.Building)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Called by a slot when the first packet after a switch went out on it.</summary>
@@ -407,6 +503,7 @@ internal sealed class StackEngine : IDisposable
         catch (Exception e)
         {
             Fail(slot, e, now);
+            DropHeldUnlessBuilding();
             return;
         }
 
@@ -459,6 +556,25 @@ internal sealed class StackEngine : IDisposable
         catch (Exception e)
         {
             Fail(slot, e, now);
+            DropHeldUnlessBuilding();
+            return;
+        }
+
+        // Packets held while no stack was ready go out now, not at the flow's next packet (there may be none: a
+        // single request). Between batches: the loop runs this completion as a work item of its own.
+        int index = Array.IndexOf(_slots, slot);
+        if (_held is { Count: > 0 } && (_active < 0 || index == _pending || index == _active))
+        {
+            Activate(index);
+            ReleaseHeld(slot);
+        }
+    }
+
+    private void DropHeldUnlessBuilding()
+    {
+        if (!AnyBuilding())
+        {
+            DropHeld();
         }
     }
 
@@ -492,6 +608,7 @@ internal sealed class StackEngine : IDisposable
 
     public void Dispose()
     {
+        DropHeld();
         foreach (StackSlot slot in _slots)
         {
             slot.Detach();

@@ -196,6 +196,7 @@ internal sealed class ManagementHandler(VsDaemon daemon) : IAsyncDisposable
             ["read_errors"] = c.ReadErrors,
             ["bad_ip_checksums"] = c.BadIpChecksums,
             ["unparsed_to_default"] = c.Unparsed,
+            ["held"] = c.Held,
             ["drops_total"] = c.TotalDrops,
             ["stage_errors"] = c.StageErrors,
             ["stage_error_packets"] = c.StageErrorPackets,

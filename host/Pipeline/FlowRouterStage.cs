@@ -29,6 +29,13 @@ internal sealed class FlowRouterStage(FlowManager flows, PipelineCounters counte
             StackSlot? slot = engine?.Route(packet.Stack < 0 ? 0 : packet.Stack, now);
             if (slot is null)
             {
+                if (engine is not null && engine.Hold(batch.Packet(i), packet, entries[i]))
+                {
+                    // The engine sends a copy once a stack of the flow is ready; the sink skips it.
+                    targets[i] = null;
+                    continue;
+                }
+
                 packet.Drop = engine is null ? DropReason.Unsupported : DropReason.StackNotReady;
                 counters.Drop(packet.Drop);
                 entries[i]?.Drop(packet.Drop);

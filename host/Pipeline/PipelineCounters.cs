@@ -25,6 +25,12 @@ internal sealed class PipelineCounters
     /// <summary>Packets sent to the default stack because they could not be parsed beyond the IP header.</summary>
     public long Unparsed;
 
+    /// <summary>
+    /// Packets a flow held while no stack of it was ready (a first DCCP handshake), to send once one was; those it
+    /// could not send then are counted as drops too.
+    /// </summary>
+    public long Held;
+
     /// <summary>Batches abandoned because a stage threw (a bug: logged with the exception, at most once per 10 s).</summary>
     public long StageErrors;
 

@@ -30,21 +30,12 @@ internal sealed class StackSinkStage(PacketBatchPool pool, PipelineCounters coun
                 continue;
             }
 
-            DropReason drop = flow.Send(batch.Packet(i), packet);
-            StackRuntime runtime = slot.Runtime;
-            if (drop != DropReason.None)
+            if (SlotSend.Send(flow, slot, batch.Packet(i), ref packet, batch.Flows[i], counters) != DropReason.None)
             {
-                packet.Drop = drop;
-                counters.Drop(drop);
-                runtime.Drops++;
-                batch.Flows[i]?.Drop(drop);
                 continue;
             }
 
-            runtime.PacketsSent++;
-            runtime.BytesSent += packet.Length;
-            counters.PacketsSent++;
-            counters.BytesSent += packet.Length;
+            StackRuntime runtime = slot.Runtime;
             if (runtime.TouchedInBatch != number)
             {
                 runtime.TouchedInBatch = number;

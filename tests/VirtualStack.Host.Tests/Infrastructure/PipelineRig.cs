@@ -18,11 +18,12 @@ internal sealed class PipelineRig : IAsyncDisposable
     /// <param name="failed">What a stage failure does; by default the batch is counted in <see cref="StageErrors"/> and returned.</param>
     public PipelineRig(
         RuleSet rules, int stackCount, bool fuse = true, int batches = 8, int packetsPerBatch = 16,
-        Action<PacketBatch, IBatchStage, Exception>? failed = null, string name = "test-shard")
+        Action<PacketBatch, IBatchStage, Exception>? failed = null, string name = "test-shard",
+        int holdPackets = VirtualStack.Host.Configuration.FlowSettings.DefaultHoldPackets)
     {
         Loop = new ShardLoop(name);
         Counters = new PipelineCounters();
-        Flows = new FlowManager(rules, FlowTimeouts.Default, 1000, new RecordingReplyWriter());
+        Flows = new FlowManager(rules, FlowTimeouts.Default, 1000, new RecordingReplyWriter(), Counters, holdPackets);
         Pool = new PacketBatchPool(batches, packetsPerBatch, 2048);
         IBatchStage[] stages =
         [

@@ -69,7 +69,8 @@ public sealed class VsMetricsTests(PolicyPlugins plugins) : IClassFixture<Policy
     public async Task A_flows_drops_are_published_by_reason()
     {
         var gated = new RecordingStack("udpB") { OpenGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
-        await using var harness = new PipelineHarness(new ScriptedPolicy { Choice = 1 }, second: gated);
+        // No holding: the new flow's packets before its stack is ready are dropped, which is what is published here.
+        await using var harness = new PipelineHarness(new ScriptedPolicy { Choice = 1 }, second: gated, holdPackets: 0);
         await using var control = new ControlPlane(harness.Flows.Rules, harness.Flows, harness.Loop, harness.Runtimes, plugins.Catalog, _ => { });
         using var metrics = new VsMetrics(harness.Counters, harness.Runtimes, () => control.LastFlows, () => harness.Flows.Table.Count, control.Policies, () => null);
         using var listener = new Recorder(metrics.Meter);

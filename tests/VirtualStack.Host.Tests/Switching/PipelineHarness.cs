@@ -23,7 +23,8 @@ internal sealed class PipelineHarness : IAsyncDisposable
 
     private readonly PipelineRig _rig;
 
-    public PipelineHarness(IDecisionPolicy policy, ITransportStack? first = null, ITransportStack? second = null)
+    public PipelineHarness(IDecisionPolicy policy, ITransportStack? first = null, ITransportStack? second = null,
+        int holdPackets = VirtualStack.Host.Configuration.FlowSettings.DefaultHoldPackets)
     {
         StackA = first ?? new RecordingStack("udpA");
         StackB = second ?? new RecordingStack("udpB");
@@ -33,7 +34,7 @@ internal sealed class PipelineHarness : IAsyncDisposable
         var rules = new RuleSet(
             [new Rule("test", new RuleMatch(IpProtocols.Udp, null, null, null, null), [Runtimes[0], Runtimes[1]], Policy, null, null)],
             new Rule("default", RuleMatch.Any, [Runtimes[2]], FirstStackPolicy.Instance, null, null));
-        _rig = new PipelineRig(rules, stackCount: 3, failed: (_, _, e) => StageError = e).Start();
+        _rig = new PipelineRig(rules, stackCount: 3, failed: (_, _, e) => StageError = e, holdPackets: holdPackets).Start();
     }
 
     public ShardLoop Loop => _rig.Loop;

@@ -97,13 +97,59 @@ public sealed class SwitchingTests
     }
 
     [Fact]
-    public async Task A_new_flows_packets_before_its_first_stack_is_ready_are_dropped_and_counted_on_the_flow()
+    public async Task A_new_flows_packets_before_its_first_stack_is_ready_are_held_and_sent_first_once_it_is()
     {
         var policy = new ScriptedPolicy { Choice = 1 };
         var gated = new RecordingStack("udpB") { OpenGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
         await using var harness = new PipelineHarness(policy, second: gated);
 
-        // A new flow has no stack to stay on while its first one is built.
+        // A new flow has no stack to stay on while its first one is built: its packets wait, copied.
+        await harness.Feed(PipelineHarness.Numbered(0, 5));
+        await Task.Delay(50);
+        Assert.Empty(gated.Sent);
+        int flushesBefore = gated.Flushes;
+        gated.OpenGate.SetResult();
+
+        // They leave when the build completes, without waiting for the flow's next packet (there may be none).
+        await WaitUntil(() => harness.OnLoop(() => gated.Sent.Count == 5));
+        Assert.True(await harness.OnLoop(() => gated.Flushes > flushesBefore), "the held packets were queued but never flushed");
+        await harness.Feed(PipelineHarness.Numbered(5, 5));
+
+        Assert.Equal(Enumerable.Range(0, 10), gated.Sent.Select(s => Number(s.Payload)));
+        Assert.Equal(0, harness.Counters.TotalDrops);
+        Assert.Equal(5, harness.Counters.Held);
+        Assert.Equal(10, harness.Counters.PacketsSent);
+        FlowEntry flow = Assert.Single(harness.Flows.Table.Snapshot());
+        Assert.Null(flow.DropsByReason);
+        Assert.Equal(5, flow.Engine.HeldTotal);
+        Assert.Equal(1, flow.Engine.Active);
+    }
+
+    [Fact]
+    public async Task A_new_flow_holds_at_most_HoldPackets_and_drops_the_rest_as_not_ready()
+    {
+        var policy = new ScriptedPolicy { Choice = 1 };
+        var gated = new RecordingStack("udpB") { OpenGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        await using var harness = new PipelineHarness(policy, second: gated, holdPackets: 3);
+
+        await harness.Feed(PipelineHarness.Numbered(0, 5));
+        gated.OpenGate.SetResult();
+        await WaitUntil(() => harness.OnLoop(() => gated.Sent.Count == 3));
+        await harness.Feed(PipelineHarness.Numbered(5, 2));
+
+        Assert.Equal([0, 1, 2, 5, 6], gated.Sent.Select(s => Number(s.Payload)));
+        Assert.Equal(2, harness.Counters.Drops(DropReason.StackNotReady));
+        FlowEntry flow = Assert.Single(harness.Flows.Table.Snapshot());
+        Assert.Equal(2, Assert.IsType<long[]>(flow.DropsByReason)[(int)DropReason.StackNotReady]);
+    }
+
+    [Fact]
+    public async Task With_HoldPackets_0_a_new_flows_packets_before_its_first_stack_is_ready_are_dropped_and_counted_on_the_flow()
+    {
+        var policy = new ScriptedPolicy { Choice = 1 };
+        var gated = new RecordingStack("udpB") { OpenGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        await using var harness = new PipelineHarness(policy, second: gated, holdPackets: 0);
+
         await harness.Feed(PipelineHarness.Numbered(0, 5));
         await Task.Delay(50);
         gated.OpenGate.SetResult();
@@ -116,6 +162,34 @@ public sealed class SwitchingTests
         Assert.Equal(5, drops[(int)DropReason.StackNotReady]);
         Assert.Equal(5, drops.Sum());
         Assert.Equal(5, harness.Counters.Drops(DropReason.StackNotReady));
+    }
+
+    [Fact]
+    public async Task Held_packets_of_a_flow_whose_first_build_fails_are_dropped_and_counted()
+    {
+        var policy = new ScriptedPolicy { Choice = 1 };
+        var gated = new RecordingStack("udpB") { OpenGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        await using var harness = new PipelineHarness(policy, second: gated);
+
+        await harness.Feed(PipelineHarness.Numbered(0, 4));
+        gated.OpenGate.SetException(new IOException("no answer"));
+        await WaitUntil(() => harness.OnLoop(() => harness.Counters.Drops(DropReason.StackNotReady) == 4));
+
+        Assert.Empty(gated.Sent);
+        Assert.Equal(4, harness.Counters.Held);
+        FlowEntry flow = Assert.Single(harness.Flows.Table.Snapshot());
+        Assert.Equal(4, Assert.IsType<long[]>(flow.DropsByReason)[(int)DropReason.StackNotReady]);
+        Assert.Equal(SlotState.Failed, flow.Engine.Slots[1].State);
+    }
+
+    private static async Task WaitUntil(Func<Task<bool>> condition)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!await condition())
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), "timed out waiting");
+            await Task.Delay(10);
+        }
     }
 
     [Fact]
