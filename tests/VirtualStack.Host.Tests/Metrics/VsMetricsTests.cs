@@ -61,8 +61,8 @@ public sealed class VsMetricsTests(PolicyPlugins plugins) : IClassFixture<Policy
         Assert.Contains(scripted.Observed, m => m.HasFlow && m.Source == MeasurementSource.Stack && m.Values.RttMs == 12.5 && m.StackName == "udpB");
 
         // Switch delays and build times are recorded as they happen.
-        Assert.Contains(listener.Histogram, h => h.Name == "virtualstack.switch.delay" && h.Stack == "udpB" && h.Value >= 0);
-        Assert.Contains(listener.Histogram, h => h.Name == "virtualstack.stack.build_time" && h.Stack == "udpA");
+        Assert.Contains(listener.Recorded(), h => h.Name == "virtualstack.switch.delay" && h.Stack == "udpB" && h.Value >= 0);
+        Assert.Contains(listener.Recorded(), h => h.Name == "virtualstack.stack.build_time" && h.Stack == "udpA");
     }
 
     [Fact]
@@ -107,6 +107,7 @@ public sealed class VsMetricsTests(PolicyPlugins plugins) : IClassFixture<Policy
     {
         private readonly MeterListener _listener = new();
         private readonly Dictionary<(Meter Meter, string Name), List<(double Value, KeyValuePair<string, object?>[] Tags)>> _values = [];
+        private readonly List<(string Name, string? Stack, double Value)> _histogram = [];
 
         public Recorder(params Meter[] meters)
         {
@@ -123,7 +124,17 @@ public sealed class VsMetricsTests(PolicyPlugins plugins) : IClassFixture<Policy
             _listener.Start();
         }
 
-        public List<(string Name, string? Stack, double Value)> Histogram { get; } = [];
+        /// <summary>
+        /// A copy of the histogram records, taken under their lock: the switch meter is process-wide, so switches and
+        /// builds of tests running in parallel keep adding to the list while this test looks at it.
+        /// </summary>
+        public (string Name, string? Stack, double Value)[] Recorded()
+        {
+            lock (_histogram)
+            {
+                return [.. _histogram];
+            }
+        }
 
         public void Collect()
         {
@@ -161,9 +172,9 @@ public sealed class VsMetricsTests(PolicyPlugins plugins) : IClassFixture<Policy
             KeyValuePair<string, object?>[] copy = tags.ToArray();
             if (instrument is Histogram<double>)
             {
-                lock (Histogram)
+                lock (_histogram)
                 {
-                    Histogram.Add((instrument.Name, copy.FirstOrDefault(t => t.Key == "stack").Value as string, value));
+                    _histogram.Add((instrument.Name, copy.FirstOrDefault(t => t.Key == "stack").Value as string, value));
                 }
 
                 return;
