@@ -17,6 +17,7 @@ namespace VirtualStack.Host.Tests.Metrics;
 /// pipeline, per-stack and per-flow counters, the current stack, switches and their delays, policy errors, and what a
 /// measuring stack reports (RTT, window) reaching both the metrics and the rule's policy.
 /// </summary>
+[Collection(SwitchMeterCollection.Name)]
 public sealed class VsMetricsTests(PolicyPlugins plugins) : IClassFixture<PolicyPlugins>
 {
     [Fact]
@@ -125,8 +126,9 @@ public sealed class VsMetricsTests(PolicyPlugins plugins) : IClassFixture<Policy
         }
 
         /// <summary>
-        /// A copy of the histogram records, taken under their lock: the switch meter is process-wide, so switches and
-        /// builds of tests running in parallel keep adding to the list while this test looks at it.
+        /// A copy of the histogram records, taken under their lock: switches and builds are recorded on the pipelines'
+        /// loop threads, which may still add to the list while the test looks at it (before the tests here ran alone,
+        /// other tests' pipelines did: "Collection was modified").
         /// </summary>
         public (string Name, string? Stack, double Value)[] Recorded()
         {
