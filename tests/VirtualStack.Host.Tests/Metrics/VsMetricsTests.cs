@@ -17,6 +17,7 @@ namespace VirtualStack.Host.Tests.Metrics;
 /// pipeline, per-stack and per-flow counters, the current stack, switches and their delays, policy errors, and what a
 /// measuring stack reports (RTT, window) reaching both the metrics and the rule's policy.
 /// </summary>
+[Collection(SwitchMeterCollection.Name)]
 public sealed class VsMetricsTests(PolicyPlugins plugins) : IClassFixture<PolicyPlugins>
 {
     [Fact]
@@ -61,8 +62,8 @@ public sealed class VsMetricsTests(PolicyPlugins plugins) : IClassFixture<Policy
         Assert.Contains(scripted.Observed, m => m.HasFlow && m.Source == MeasurementSource.Stack && m.Values.RttMs == 12.5 && m.StackName == "udpB");
 
         // Switch delays and build times are recorded as they happen.
-        Assert.Contains(listener.Histogram, h => h.Name == "virtualstack.switch.delay" && h.Stack == "udpB" && h.Value >= 0);
-        Assert.Contains(listener.Histogram, h => h.Name == "virtualstack.stack.build_time" && h.Stack == "udpA");
+        Assert.Contains(listener.Recorded(), h => h.Name == "virtualstack.switch.delay" && h.Stack == "udpB" && h.Value >= 0);
+        Assert.Contains(listener.Recorded(), h => h.Name == "virtualstack.stack.build_time" && h.Stack == "udpA");
     }
 
     [Fact]
@@ -108,6 +109,7 @@ public sealed class VsMetricsTests(PolicyPlugins plugins) : IClassFixture<Policy
     {
         private readonly MeterListener _listener = new();
         private readonly Dictionary<(Meter Meter, string Name), List<(double Value, KeyValuePair<string, object?>[] Tags)>> _values = [];
+        private readonly List<(string Name, string? Stack, double Value)> _histogram = [];
 
         public Recorder(params Meter[] meters)
         {
@@ -124,7 +126,18 @@ public sealed class VsMetricsTests(PolicyPlugins plugins) : IClassFixture<Policy
             _listener.Start();
         }
 
-        public List<(string Name, string? Stack, double Value)> Histogram { get; } = [];
+        /// <summary>
+        /// A copy of the histogram records, taken under their lock: switches and builds are recorded on the pipelines'
+        /// loop threads, which may still add to the list while the test looks at it (before the tests here ran alone,
+        /// other tests' pipelines did: "Collection was modified").
+        /// </summary>
+        public (string Name, string? Stack, double Value)[] Recorded()
+        {
+            lock (_histogram)
+            {
+                return [.. _histogram];
+            }
+        }
 
         public void Collect()
         {
@@ -162,9 +175,9 @@ public sealed class VsMetricsTests(PolicyPlugins plugins) : IClassFixture<Policy
             KeyValuePair<string, object?>[] copy = tags.ToArray();
             if (instrument is Histogram<double>)
             {
-                lock (Histogram)
+                lock (_histogram)
                 {
-                    Histogram.Add((instrument.Name, copy.FirstOrDefault(t => t.Key == "stack").Value as string, value));
+                    _histogram.Add((instrument.Name, copy.FirstOrDefault(t => t.Key == "stack").Value as string, value));
                 }
 
                 return;

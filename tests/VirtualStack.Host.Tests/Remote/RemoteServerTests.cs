@@ -47,8 +47,11 @@ public sealed class RemoteServerTests
         [
             (RemoteHarness.Request("{\"command\":\"status\"}", key: new byte[32]), "bad_mac"),
             (tampered, "bad_mac"),
-            (RemoteHarness.Request("{\"command\":\"status\"}", timestamp: now - 6_000), "stale"),
-            (RemoteHarness.Request("{\"command\":\"status\"}", timestamp: now + 6_000), "stale"),
+            // Far outside the 5 s window, not just past it: the server compares with its clock when the line arrives,
+            // and on a loaded machine a stalled second before that made "now + 6 s" fresh (accepted and run). The
+            // window's exact edges are the replay guard's unit test below.
+            (RemoteHarness.Request("{\"command\":\"status\"}", timestamp: now - 600_000), "stale"),
+            (RemoteHarness.Request("{\"command\":\"status\"}", timestamp: now + 600_000), "stale"),
             ("not json", "malformed"),
             ("{\"v\":1,\"ts\":1,\"nonce\":\"00\",\"body\":\"{}\",\"mac\":\"00\"}", "malformed"),
             ("{\"v\":2,\"ts\":1,\"nonce\":\"00112233445566778899aabbccddeeff\",\"body\":\"{}\",\"mac\":\"00\"}", "malformed"),
