@@ -178,6 +178,7 @@ internal sealed class UdpDelayRelay : IDisposable
         }
 
         socket = new Socket(Target.Address.Family, SocketType.Dgram, ProtocolType.Udp);
+        SocketBuffers.Enlarge(socket, receive: true); // the target's replies to a burst arrive as a burst, like the front's
         socket.Bind(new IPEndPoint(Target.Address.IsV4 ? IPAddress.Any : IPAddress.IPv6Any, 0));
         socket.Connect(Target.ToIPEndPoint());
         _upstream[client] = socket;
@@ -257,21 +258,23 @@ internal sealed class UdpDelayRelay : IDisposable
                     }
                 }
 
-                long wait = held.Due - Stopwatch.GetTimestamp();
-                if (wait > 0)
+                // Whole milliseconds, rounded up (Thread.Sleep would round down and send early), until due: late by
+                // less than a millisecond plus the scheduler's wake-up, never early.
+                for (long wait = held.Due - Stopwatch.GetTimestamp(); wait > 0; wait = held.Due - Stopwatch.GetTimestamp())
                 {
-                    // Whole milliseconds, rounded up (Thread.Sleep would round down and send early): late by less
-                    // than a millisecond plus the scheduler's wake-up, never early.
                     Thread.Sleep((int)Math.Ceiling(wait * 1000.0 / Stopwatch.Frequency));
                 }
 
+                // Counted before the send: whoever receives the datagram (a test that then reads the counter) must
+                // find it counted; counted after, the receiver could get there first.
+                Interlocked.Increment(ref Sent);
                 try
                 {
                     held.Via.SendTo(held.Data, held.To);
-                    Interlocked.Increment(ref Sent);
                 }
                 catch (Exception e) when (e is SocketException or ObjectDisposedException)
                 {
+                    Interlocked.Decrement(ref Sent);
                     Interlocked.Increment(ref Dropped);
                 }
             }

@@ -105,6 +105,36 @@ public sealed class RedundantDedupTests(ITestOutputHelper output) : IntegrationT
         Assert.True(outcome.Sent("a") >= Count && outcome.Sent("b") > Count / 2, $"the paths carried {outcome.Sent("a")} and {outcome.Sent("b")}");
     }
 
+    /// <summary>
+    /// The test above starts <c>vs dccp listen</c> without --address right after building its namespace. A fresh veth is
+    /// usable before the kernel's linkwatch marks it running, and the listener used to take only interfaces .NET reported
+    /// Up: it listened on loopback alone and the paths never came up. Here a link that is up but has no carrier (its peer
+    /// is down: never running) stands for one, and its address is listened on.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_dccp_listener_without_an_address_listens_on_a_link_that_is_not_running_yet()
+    {
+        await using var topology = await TopologyAsync(paths: 1);
+        await SkipWithoutDccpAsync();
+        foreach (string[] ip in (string[][])
+                 [
+                     ["link", "add", "lnr0", "type", "veth", "peer", "name", "lnr1"],
+                     ["addr", "add", "10.209.0.1/30", "dev", "lnr0"],
+                     ["link", "set", "lnr0", "up"],
+                 ])
+        {
+            CmdResult r = await topology.ExecAsync(topology.Server, ["ip", .. ip]);
+            Assert.True(r.Ok, r.ToString());
+        }
+
+        NsProcess listener = await StartFarSideAsync(topology, "the DCCP listener", ["dccp", "listen", "--port", $"{DccpPort}"]);
+        string line = listener.StdOut.First(l => l.StartsWith("listening", StringComparison.Ordinal));
+        Assert.Contains($" {topology.Paths[0].ServerV4},", line, StringComparison.Ordinal);
+        Assert.Contains(" 10.209.0.1,", line, StringComparison.Ordinal);
+        listener.Signal(LibC.SigTerm);
+        Assert.Equal(0, await listener.WaitForExitAsync(TimeSpan.FromSeconds(15)));
+    }
+
     [SkippableFact]
     public async Task Relay_usage_errors_exit_2_and_name_the_option()
     {
