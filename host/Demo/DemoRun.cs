@@ -87,6 +87,9 @@ internal sealed class DemoRun(string vs, DemoOptions options, string outDirector
             await dccpServer.WaitForLineAsync("listening", TimeSpan.FromSeconds(30));
             log(string.Create(CultureInfo.InvariantCulture,
                 $"demo: {options.Size}-byte UDP at {Rate()} for {options.Seconds} s, stack udp <-> dccp every {options.PeriodSeconds} s"));
+            // Every datagram carries its send time: what was sent before this (the warm-up's, which a loaded far side
+            // may deliver after the dccp server started) is not the demo's and is not counted.
+            long generatorStartUnixNs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000;
             LabProcess generator = lab.Start(lab.Edge, vs, Generator(Port, options.Seconds), cpu: 0, nice: Nice);
 
             await ShowProgressAsync(generator, socket, cancel);
@@ -107,7 +110,7 @@ internal sealed class DemoRun(string vs, DemoOptions options, string outDirector
             await File.WriteAllLinesAsync(Path.Combine(outDirectory, "vs-run.log"), [.. daemon.Output, .. daemon.Errors.Split('\n')], CancellationToken.None);
             await File.WriteAllLinesAsync(Path.Combine(outDirectory, "dccp-listen.log"), [.. farSide.Output, .. farSide.Errors.Split('\n')], CancellationToken.None);
             JsonObject sent = LastJson(generator);
-            var servers = new List<ServerArrivals> { Read("udp"), Read("dccp") };
+            var servers = new List<ServerArrivals> { Read("udp", generatorStartUnixNs), Read("dccp", generatorStartUnixNs) };
             JsonObject result = DemoResults.Build(options, sent["sent"]!.GetValue<long>(), servers, flows, Rule, vsExit, direct, outDirectory);
             JsonNode? warmFlow = flows.FirstOrDefault(f => f?["rule"]?.GetValue<string>() == WarmUpRule);
             result["warm_up"] = options.WarmUp;
@@ -267,10 +270,23 @@ internal sealed class DemoRun(string vs, DemoOptions options, string outDirector
         ? string.Create(CultureInfo.InvariantCulture, $"{options.RatePps} packets/s ({options.OfferedGbps:F3} Gbit/s offered)")
         : "full speed (unpaced)";
 
-    private ServerArrivals Read(string name)
+    private ServerArrivals Read(string name, long sentFromUnixNs = long.MinValue)
     {
         (long[] sequence, long[] sentNs, long[] unixNs) = Tools.ArrivalLog.Read(Arrivals(name));
-        return new ServerArrivals(name, sequence, sentNs, unixNs);
+        int earlier = 0;
+        foreach (long sent in sentNs)
+        {
+            earlier += sent < sentFromUnixNs ? 1 : 0;
+        }
+
+        if (earlier == 0)
+        {
+            return new ServerArrivals(name, sequence, sentNs, unixNs);
+        }
+
+        log(string.Create(CultureInfo.InvariantCulture, $"demo: {earlier} datagrams at the {name} server were sent before the demo's generator started (the warm-up's): not counted"));
+        int[] kept = [.. Enumerable.Range(0, sentNs.Length).Where(i => sentNs[i] >= sentFromUnixNs)];
+        return new ServerArrivals(name, [.. kept.Select(i => sequence[i])], [.. kept.Select(i => sentNs[i])], [.. kept.Select(i => unixNs[i])]);
     }
 
     private static JsonObject LastJson(LabProcess process) =>
