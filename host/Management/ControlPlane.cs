@@ -69,16 +69,8 @@ internal sealed partial class ControlPlane : IAsyncDisposable
             throw new ManagementException("switch needs a target (a flow number or a rule name) and a stack");
         }
 
-        bool isRule = target.StartsWith("rule:", StringComparison.OrdinalIgnoreCase);
-        bool isFlow = target.StartsWith("flow:", StringComparison.OrdinalIgnoreCase);
-        string name = isRule || isFlow ? target[5..] : target;
-        if (isFlow || (!isRule && name.Length > 0 && name.All(char.IsAsciiDigit)))
+        if (IsFlowTarget(target, out long id, out string name))
         {
-            if (!long.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out long id))
-            {
-                throw new ManagementException($"'{name}' is not a flow number (vs flows lists them)");
-            }
-
             return await SwitchFlowAsync(id, stack, who);
         }
 
@@ -396,6 +388,26 @@ internal sealed partial class ControlPlane : IAsyncDisposable
 
     private static string NotAStackOf(RulePolicy policy, string stack) =>
         $"'{stack}' is not a stack of rule {policy.Rule} ({string.Join(", ", policy.Stacks)})";
+
+    /// <summary>
+    /// A command's target: a flow (its number, or <c>flow:N</c>; true, with <paramref name="flowId"/>) or a rule (its
+    /// name, or <c>rule:NAME</c>; false, with <paramref name="name"/>). Shared by vs switch and vs migrate.
+    /// </summary>
+    private static bool IsFlowTarget(string target, out long flowId, out string name)
+    {
+        bool isRule = target.StartsWith("rule:", StringComparison.OrdinalIgnoreCase);
+        bool isFlow = target.StartsWith("flow:", StringComparison.OrdinalIgnoreCase);
+        name = isRule || isFlow ? target[5..] : target;
+        flowId = 0;
+        if (!isFlow && (isRule || name.Length == 0 || !name.All(char.IsAsciiDigit)))
+        {
+            return false;
+        }
+
+        return long.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out flowId)
+            ? true
+            : throw new ManagementException($"'{name}' is not a flow number (vs flows lists them)");
+    }
 
     private string UnknownRule(string name) =>
         Rules.Rules.FirstOrDefault(r => r.Multipath is not null && r.Name.Equals(name, StringComparison.OrdinalIgnoreCase)) is { } multipath

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using VirtualStack.Contracts.Net;
@@ -32,16 +31,8 @@ internal sealed partial class ControlPlane
             throw new ManagementException($"'{address}' is not an address and port like 10.202.0.2:9000 or [fd00:202::2]:9000");
         }
 
-        bool isRule = target.StartsWith("rule:", StringComparison.OrdinalIgnoreCase);
-        bool isFlow = target.StartsWith("flow:", StringComparison.OrdinalIgnoreCase);
-        string name = isRule || isFlow ? target[5..] : target;
-        if (isFlow || (!isRule && name.Length > 0 && name.All(char.IsAsciiDigit)))
+        if (IsFlowTarget(target, out long id, out string name))
         {
-            if (!long.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out long id))
-            {
-                throw new ManagementException($"'{name}' is not a flow number (vs flows lists them)");
-            }
-
             return await MigrateFlowAsync(id, to, path, stack, who);
         }
 
