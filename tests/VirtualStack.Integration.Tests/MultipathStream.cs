@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -153,7 +152,7 @@ internal sealed class MultipathStream : IAsyncDisposable
         for (int i = 0; i < count; i++)
         {
             int seq = Sent;
-            Fill(datagram, seq);
+            NumberedDatagram.Fill(datagram, seq);
 
             if (at is not null)
             {
@@ -187,19 +186,10 @@ internal sealed class MultipathStream : IAsyncDisposable
     {
         using var socket = Netns.UdpSocket(topology.Server, new IPEndPoint(IPAddress.Any, 0));
         var datagram = new byte[Size];
-        Fill(datagram, WarmUpSeq);
+        NumberedDatagram.Fill(datagram, WarmUpSeq);
         await socket.SendToAsync(datagram, relay);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         await socket.ReceiveAsync(new byte[2048], timeout.Token);
-    }
-
-    private static void Fill(byte[] datagram, int seq)
-    {
-        BinaryPrimitives.WriteInt32BigEndian(datagram, seq);
-        for (int j = 4; j < datagram.Length; j++)
-        {
-            datagram[j] = (byte)(seq + j);
-        }
     }
 
     /// <summary>Waits until every datagram sent arrived somewhere (or <paramref name="timeout"/>), then a little longer for duplicates.</summary>
@@ -276,7 +266,7 @@ internal sealed class MultipathStream : IAsyncDisposable
                 return;
             }
 
-            int seq = Check(buffer, r.ReceivedBytes);
+            int seq = NumberedDatagram.Read(buffer.AsSpan(0, r.ReceivedBytes), Size, int.MaxValue);
             if (seq < 0)
             {
                 Interlocked.Increment(ref _corrupt);
@@ -324,26 +314,12 @@ internal sealed class MultipathStream : IAsyncDisposable
             {
                 Interlocked.Increment(ref _repliesFromElsewhere);
             }
-            else if (Check(buffer, r.ReceivedBytes) >= 0)
+            else if (NumberedDatagram.Read(buffer.AsSpan(0, r.ReceivedBytes), Size, int.MaxValue) >= 0)
             {
                 Interlocked.Increment(ref _replies);
             }
         }
     });
-
-    private static int Check(byte[] buffer, int length)
-    {
-        int seq = length == Size ? BinaryPrimitives.ReadInt32BigEndian(buffer) : -1;
-        for (int j = 4; seq >= 0 && j < Size; j++)
-        {
-            if (buffer[j] != (byte)(seq + j))
-            {
-                seq = -1;
-            }
-        }
-
-        return seq;
-    }
 
     public async ValueTask DisposeAsync()
     {
