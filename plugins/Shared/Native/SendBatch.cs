@@ -40,9 +40,6 @@ internal sealed unsafe class SendBatch : IDisposable
 
     public bool IsFull => _count == Capacity;
 
-    /// <summary>False once the kernel refused UDP GSO on this socket (or it was never asked for).</summary>
-    public bool Segmenting => _segmentation is { Enabled: true };
-
     /// <summary>Queues <paramref name="length"/> bytes at <paramref name="data"/> for the given far end. The caller checks <see cref="IsFull"/> first.</summary>
     public void Add(byte* data, int length, NetAddress address, ushort port, StackFlowStats owner)
     {

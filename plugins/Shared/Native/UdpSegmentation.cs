@@ -58,7 +58,7 @@ internal sealed unsafe class UdpSegmentation : IDisposable
     /// <summary>False once the kernel refused segmentation outright (a device without checksum offload, an old kernel).</summary>
     public bool Enabled { get; private set; } = true;
 
-    /// <summary>Largest segment the path took so far without refusing; runs of larger payloads go unjoined.</summary>
+    /// <summary>Largest segment size still joined: one below the last size a path refused (above its MTU); larger payloads go alone.</summary>
     public int MaxSegmentSize { get; private set; } = ushort.MaxValue;
 
     /// <summary>The joined messages <see cref="Build"/> wrote.</summary>
